@@ -14,8 +14,12 @@ from missrec.encoders.base import ImageEncoder, TextEncoder
 # name -> "module:Class"; modules are imported lazily so missing extras only fail when used
 TEXT_ENCODERS: dict[str, str] = {
     "minilm": "missrec.encoders.minilm:MiniLMTextEncoder",
+    "clip": "missrec.encoders.clip:CLIPTextEncoder",
 }
-IMAGE_ENCODERS: dict[str, str] = {}
+IMAGE_ENCODERS: dict[str, str] = {
+    "clip": "missrec.encoders.clip:CLIPImageEncoder",
+    "efficientnet-lite0": "missrec.encoders.efficientnet:EfficientNetLite0ImageEncoder",
+}
 
 
 def _load(table: dict[str, str], kind: str, name: str, **kwargs: Any) -> Any:

@@ -1,0 +1,125 @@
+"""Props layering into a RecBole ``Config``: ``props/<Model>.yaml`` + stage yaml + dataset yaml + user files +
+``key=value`` overrides, in that order. Unknown keys are an error that names the closest valid keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from missrec.compat import SafeConfig
+from missrec.errors import ConfigError, closest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROPS_DIR = REPO_ROOT / "props"
+DATASET_PROPS_DIR = PROPS_DIR / "datasets"
+_RECBOLE_PROPS = Path(__import__("recbole").__file__).resolve().parent / "properties"
+
+# Keys the code sets or reads that no yaml defines.
+RUNTIME_KEYS = {"model", "dataset", "config_files", "output_dir"}
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read one props file; a file that is not a mapping is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such props file. Fix: check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML ({e}). Fix: correct the syntax") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of key: value, found {type(data).__name__}")
+    return data
+
+
+def _keys_of(paths: Iterable[Path]) -> set[str]:
+    keys: set[str] = set()
+    for p in paths:
+        if p.is_file():
+            keys |= set(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+    return keys
+
+
+def known_keys(model_name: str) -> set[str]:
+    """Every key a config may set: RecBole's overall/dataset/model defaults, all our props and runtime keys."""
+    recbole_files = [
+        _RECBOLE_PROPS / "overall.yaml",
+        _RECBOLE_PROPS / "dataset" / "sample.yaml",
+        _RECBOLE_PROPS / "model" / f"{model_name}.yaml",
+        *(_RECBOLE_PROPS / "quick_start_config").glob("*.yaml"),
+    ]
+    ours = list(PROPS_DIR.rglob("*.yaml"))
+    return _keys_of(recbole_files) | _keys_of(ours) | RUNTIME_KEYS
+
+
+def check_keys(values: Mapping[str, Any], valid: set[str], source: str) -> None:
+    """Raise :class:`ConfigError` for the first key of ``values`` not in ``valid``."""
+    for key in values:
+        if key not in valid:
+            hint = closest(key, valid)
+            suggestion = f"did you mean {', '.join(hint)}?" if hint else "see the props/*.yaml files for valid keys"
+            raise ConfigError(f"{source}: unknown config key '{key}'. Fix: {suggestion}")
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=5", "topk=[10,20]"]`` -> ``{"epochs": 5, "topk": [10, 20]}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}': expected key=value. Fix: e.g. learning_rate=0.0005")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override '{item}': the value is not valid YAML ({e})") from e
+    return out
+
+
+def stage_props(model_name: str, stage: str, dataset: str) -> list[Path]:
+    """Default props files: ``props/<Model>.yaml``, ``props/<stage>.yaml``, ``props/datasets/<dataset>.yaml``."""
+    files = [PROPS_DIR / f"{model_name}.yaml", PROPS_DIR / f"{stage}.yaml", DATASET_PROPS_DIR / f"{dataset}.yaml"]
+    return [f for f in files if f.is_file()]
+
+
+def build_config(
+    model: type,
+    dataset: str,
+    stage: str = "finetune",
+    extra_props: Sequence[str | Path] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> SafeConfig:
+    """Layer the props files and overrides into a validated RecBole config.
+
+    Args:
+        model: the model class (its ``__name__`` selects ``props/<Model>.yaml``).
+        dataset: dataset name (folder under ``data_path``).
+        stage: ``finetune`` or ``pretrain`` (selects ``props/<stage>.yaml``).
+        extra_props: user yaml files layered after the defaults.
+        overrides: ``key: value`` pairs applied last.
+    """
+    valid = known_keys(model.__name__)
+    merged: dict[str, Any] = {}
+    for path in [*stage_props(model.__name__, stage, dataset), *map(Path, extra_props)]:
+        values = read_yaml(path)
+        check_keys(values, valid, str(path))
+        merged.update(values)
+    overrides = dict(overrides or {})
+    check_keys(overrides, valid, "overrides")
+    merged.update(overrides)
+    merged["data_path"] = str(_resolve_data_path(merged.get("data_path", "datasets/downstream/")))
+    try:
+        return SafeConfig(model=model, dataset=dataset, config_dict=merged)
+    except (ValueError, KeyError, TypeError, NotImplementedError) as e:
+        raise ConfigError(f"invalid configuration: {e}") from e
+
+
+def _resolve_data_path(path: str) -> Path:
+    """Relative data paths are taken from the working directory when they exist there, else from the repo root."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return REPO_ROOT / p

@@ -1,0 +1,120 @@
+"""Output folders that appear whole or not at all, each with a checksum manifest.
+
+A builder writes into a hidden temp folder beside the target and renames it into place at the end, so a failed or
+interrupted build leaves the previous folder (or none) untouched. Steps that add files to a built folder (images,
+features) write each file atomically and then refresh the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from missrec.data.prepare.checksums import verify_manifest, write_manifest
+
+MANIFEST = "SHA256SUMS"
+
+
+def folder_files(folder: str | Path) -> list[Path]:
+    """Files a manifest covers: every visible file (or link to one) in ``folder``, except the manifest."""
+    folder = Path(folder)
+    return sorted(
+        p for p in folder.iterdir() if not p.name.startswith(".") and p.name != MANIFEST and p.is_file()
+    )
+
+
+def refresh_manifest(folder: str | Path) -> dict[str, str]:
+    """(Re)write ``<folder>/SHA256SUMS`` over :func:`folder_files`."""
+    return write_manifest(Path(folder) / MANIFEST, folder_files(folder))
+
+
+def check_folder(folder: str | Path) -> list[str]:
+    """Problems found by verifying ``<folder>/SHA256SUMS`` (empty list: every listed file matches)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder}: no such folder"]
+    problems = verify_manifest(folder / MANIFEST)
+    listed = set(_listed(folder))
+    problems += [f"{p}: not listed in {MANIFEST}" for p in folder_files(folder) if p.name not in listed]
+    return problems
+
+
+def _listed(folder: Path) -> list[str]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        return []
+    return [line.split(maxsplit=1)[1] for line in path.read_text().splitlines() if len(line.split()) == 2]
+
+
+@contextlib.contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``target``; on success it replaces ``target``, on error it is removed.
+
+    The caller writes every file (and the manifest) into the yielded folder.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    if not target.exists() and not target.is_symlink():
+        os.replace(staging, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    old.rmdir()
+    os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    if old.is_symlink():
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def carry_over(old: Path, new: Path, same_if: str) -> list[str]:
+    """Bring files a later step added to ``old`` (features, image report) into the rebuilt folder ``new``.
+
+    Only when the file ``same_if`` (the ``.item2index``) is byte-identical in both: feature rows are indexed by it,
+    so after any change of the item list the old features would be silently misaligned and are dropped instead.
+
+    Returns:
+        Names of the files carried over.
+    """
+    if not (old / same_if).is_file() or (old / same_if).read_bytes() != (new / same_if).read_bytes():
+        return []
+    carried = []
+    for path in folder_files(old):
+        dest = new / path.name
+        if dest.exists() or dest.is_symlink():
+            continue
+        if path.is_symlink():
+            os.symlink(os.readlink(path), dest)
+        else:
+            try:
+                os.link(path, dest)  # a hard link: no copy of large feature files
+            except OSError:
+                shutil.copy2(path, dest)
+        carried.append(path.name)
+    return carried
+
+
+def stale_files(old: Path, new: Path) -> list[str]:
+    """Files in ``old`` that a rebuild into ``new`` will drop (reported to the user)."""
+    if not old.is_dir():
+        return []
+    kept = {p.name for p in folder_files(new)}
+    return [p.name for p in folder_files(old) if p.name not in kept]

@@ -1,0 +1,207 @@
+"""MISSRec (ACM MM'23): multimodal interest-aware sequential recommendation, for any number of modalities.
+
+Read top to bottom, the forward pass is spec missrec.md §3 in order:
+
+1. per-modality adaptors ``e^m_i = W_m x^m_i + b_m`` (plain Linear, torch's default init, §3.1);
+2. decoder input ``h0_l = dropout(LN(sum_m e^m_{s_l} + P_l [+ E_{s_l}]))`` (§3.2);
+3. interest tokens: the user's deduplicated k-means cluster ids, embedded by the (constant) centroids (§3.3-§3.4);
+4. ``memory = Encoder(interests)``, ``out = Decoder(h0, memory)``, both bidirectional, post-LN (§3.5);
+5. ``s = normalize(out[last real item])``;
+6. candidate score: dynamic fusion of the per-modality cosines, plus the ID cosine in transductive mode:
+   ``(cos(s, E_j) + M * fused_j) / (M + 1)`` (the original's ``(id + 2 mm) / 3`` for M = 2), divided by tau (§3.6);
+7. loss: CE over all items + gamma * R (§3.7).
+
+Deliberate differences from the released code: proper k-means (see :mod:`missrec.modules.kmeans`); the PAD
+column is excluded from the training softmax as it is at evaluation; any number of modalities.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import SequentialRecommender
+from recbole.utils import InputType
+from torch import nn
+
+from missrec.modules.fusion import ModalityFusion
+from missrec.modules.interests import Interests, discover_interests, interest_regulariser, interest_tokens
+from missrec.registry import register_model
+
+TRAIN_STAGES = ("transductive_ft", "inductive_ft", "pretrain")
+
+
+class FeatureTable(nn.Module):
+    """A frozen modality feature table ``[n_items, d]`` (a non-persistent buffer: rebuilt from the dataset)."""
+
+    def __init__(self, features: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weight", features.float(), persistent=False)
+
+
+@register_model("MISSRec", kind="sequential", modes=("transductive", "inductive"))
+class MISSRec(SequentialRecommender):
+    """MISSRec on RecBole's sequential contract (``calculate_loss``, ``predict``, ``full_sort_predict``).
+
+    Args:
+        config: RecBole config (keys of ``props/MISSRec.yaml`` + ``props/finetune.yaml``).
+        dataset: a dataset with ``modality_features`` (``{name: [n_items, d]}``) aligned to item ids.
+    """
+
+    input_type = InputType.POINTWISE
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        self.train_stage = config["train_stage"]
+        if self.train_stage not in TRAIN_STAGES:
+            raise ValueError(f"train_stage '{self.train_stage}' is not one of {TRAIN_STAGES}")
+        if config["n_layers"] % 2:
+            raise ValueError(f"n_layers={config['n_layers']} must be even: n_layers/2 encoder + n_layers/2 decoder")
+        features = dataset.modality_features
+        if not features:
+            raise ValueError("MISSRec needs at least one modality; set the 'modalities' key of the dataset")
+        self.modalities = list(features)
+        hidden = config["hidden_size"]
+        self.hidden_size = hidden
+        self.temperature = config["temperature"]
+        self.gamma = config["gamma"]
+        self.initializer_range = config["initializer_range"]
+        self.interest_ratio = config["interest_ratio"]
+        self.kmeans_iters = config["kmeans_iters"]
+        self.kmeans_backend = config["kmeans_backend"]
+        self.seed = config["seed"]
+        self.use_id = self.train_stage == "transductive_ft" and config["id_type"] != "none"
+
+        self.position_embedding = nn.Embedding(self.max_seq_length, hidden)
+        self.item_embedding = nn.Embedding(self.n_items, hidden, padding_idx=0) if self.use_id else None
+        self.LayerNorm = nn.LayerNorm(hidden, eps=config["layer_norm_eps"])
+        self.dropout = nn.Dropout(config["hidden_dropout_prob"])
+        self.trm_model = nn.Transformer(
+            d_model=hidden,
+            nhead=config["n_heads"],
+            num_encoder_layers=config["n_layers"] // 2,
+            num_decoder_layers=config["n_layers"] // 2,
+            dim_feedforward=config["inner_size"],
+            dropout=config["hidden_dropout_prob"],
+            activation=config["hidden_act"],
+            layer_norm_eps=config["layer_norm_eps"],
+            batch_first=True,
+            norm_first=False,
+        )
+        # the nested-tensor fast path (eval mode) is a prototype API that warns on every call; results are identical
+        self.trm_model.encoder.enable_nested_tensor = False
+        self.trm_model.encoder.use_nested_tensor = False
+        self.apply(self._init_weights)
+        # created after the init pass, as in the original: adaptors keep torch's default Linear init, fusion w = 0
+        self.feature_tables = nn.ModuleDict({m: FeatureTable(f) for m, f in features.items()})
+        self.adaptors = nn.ModuleDict({m: nn.Linear(f.shape[1], hidden) for m, f in features.items()})
+        self.fusion = ModalityFusion(config["item_mm_fusion"], self.n_items)
+        self.register_buffer("interest_lookup", torch.zeros(len(features), self.n_items, dtype=torch.long))
+        self.register_buffer("interest_embeddings", torch.zeros(1, hidden))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_(0.0, self.initializer_range)
+            if module.bias is not None:
+                module.bias.data.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.data.normal_(0.0, self.initializer_range)
+            if module.padding_idx is not None:
+                module.weight.data[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.data.fill_(1.0)
+            module.bias.data.zero_()
+
+    # ---- item side -------------------------------------------------------------------------------------------
+    def modal_item_embeddings(self) -> torch.Tensor:
+        """Adapted embeddings of every item in every modality ``[M, n_items, D]``."""
+        return torch.stack([self.adaptors[m](self.feature_tables[m].weight) for m in self.modalities])
+
+    # ---- interests ---------------------------------------------------------------------------------------------
+    @property
+    def interests_ready(self) -> bool:
+        return self.interest_embeddings.shape[0] > 1
+
+    @torch.no_grad()
+    def discover_interests(self, epoch: int = 0) -> Interests:
+        """Re-cluster all items' current adapted embeddings and store the result in the interest buffers."""
+        interests = discover_interests(
+            self.modal_item_embeddings(),
+            self.interest_ratio,
+            n_iter=self.kmeans_iters,
+            seed=self.seed + epoch,
+            backend=self.kmeans_backend,
+        )
+        self.interest_lookup = interests.lookup
+        self.interest_embeddings = interests.embeddings
+        return interests
+
+    def pre_epoch(self, trainer) -> dict[str, float]:
+        """Trainer hook, before every training epoch: interest discovery (spec §2.4 step 1)."""
+        interests = self.discover_interests(epoch=trainer.current_epoch)
+        return {"interest_clusters": interests.num_clusters, "interest_clusters_used": interests.clusters_used()}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # interest buffers change size with K: adopt the checkpoint's shape before the copy
+        for name in ("interest_lookup", "interest_embeddings"):
+            saved = state_dict.get(prefix + name)
+            if saved is not None and saved.shape != getattr(self, name).shape:
+                setattr(self, name, torch.zeros_like(saved, device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # ---- sequence side ---------------------------------------------------------------------------------------------
+    def forward(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, modal_emb: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequence representation.
+
+        Args:
+            item_seq: ``[B, L]`` item ids, oldest first, right-padded with 0.
+            item_seq_len: ``[B]`` number of real items.
+            modal_emb: ``[M, n_items, D]`` from :meth:`modal_item_embeddings`.
+
+        Returns:
+            ``s [B, D]`` (L2-normalised) and the interest regulariser R (scalar).
+        """
+        if not self.interests_ready:
+            self.discover_interests()
+        positions = torch.arange(item_seq.shape[1], device=item_seq.device)
+        tokens = modal_emb[:, item_seq].sum(0) + self.position_embedding(positions)  # [B, L, D]
+        if self.use_id:
+            tokens = tokens + self.item_embedding(item_seq)
+        tokens = self.dropout(self.LayerNorm(tokens))
+
+        interest_ids, n_valid = interest_tokens(item_seq, self.interest_lookup)  # [B, Q], [B]
+        interest_pad = interest_ids == 0
+        memory = self.trm_model.encoder(self.interest_embeddings[interest_ids], src_key_padding_mask=interest_pad)
+        out = self.trm_model.decoder(
+            tokens, memory, tgt_key_padding_mask=item_seq == 0, memory_key_padding_mask=interest_pad
+        )  # [B, L, D]
+        seq = F.normalize(self.gather_indexes(out, item_seq_len - 1), dim=-1)
+        return seq, interest_regulariser(memory, n_valid)
+
+    # ---- scoring ---------------------------------------------------------------------------------------------------
+    def score_items(self, seq: torch.Tensor, modal_emb: torch.Tensor) -> torch.Tensor:
+        """Logits of every item ``[B, n_items]`` for normalised sequence embeddings ``seq [B, D]``."""
+        cosines = seq @ F.normalize(modal_emb, dim=-1).transpose(1, 2)  # [M, B, n_items]
+        score = self.fusion(cosines)
+        if self.use_id:
+            id_cos = seq @ F.normalize(self.item_embedding.weight, dim=-1).T  # [B, n_items]; PAD row -> 0
+            m = len(self.modalities)
+            score = (id_cos + m * score) / (m + 1)
+        return score / self.temperature
+
+    def calculate_loss(self, interaction) -> torch.Tensor:
+        modal_emb = self.modal_item_embeddings()
+        seq, reg = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], modal_emb)
+        logits = self.score_items(seq, modal_emb)
+        logits = logits.index_fill(1, logits.new_zeros(1, dtype=torch.long), float("-inf"))  # PAD is not an item
+        return F.cross_entropy(logits, interaction[self.POS_ITEM_ID]) + self.gamma * reg
+
+    def full_sort_predict(self, interaction) -> torch.Tensor:
+        modal_emb = self.modal_item_embeddings()
+        seq, _ = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], modal_emb)
+        return self.score_items(seq, modal_emb)
+
+    def predict(self, interaction) -> torch.Tensor:
+        scores = self.full_sort_predict(interaction)
+        return scores.gather(1, interaction[self.ITEM_ID].unsqueeze(1)).squeeze(1)
