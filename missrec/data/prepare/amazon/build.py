@@ -9,7 +9,7 @@ Files written (``<ds>`` = folder name):
 * ``<ds>.interactions.tsv``: every kept interaction ``user index, item index, rating, timestamp``, users in index
   order and each user's in time order (input of the MMRec export);
 * ``<ds>.image_urls.tsv``: ``ASIN<TAB>URL`` per item in index order, URL empty when the metadata has none;
-* ``<ds>.stats.json``: counts at every step and the options used; ``SHA256SUMS``: the checksum manifest.
+* ``<ds>.stats.json``: counts at every step and the options used; ``<ds>.sha256``: the checksum manifest.
 
 No machine path enters a file, so the same inputs give byte-identical folders wherever they live.
 """
@@ -93,7 +93,7 @@ def build_category(
         atomic_write_json(staging / f"{name}.stats.json", stats)
         dropped = stale_files(folder, staging)
         carried = carry_over(folder, staging, f"{name}.item2index") if folder.is_dir() else []
-        refresh_manifest(staging)
+        refresh_manifest(staging, name)
     stats["carried_over"] = carried
     stats["dropped"] = sorted(set(dropped) - set(carried))
     return stats

@@ -2,7 +2,7 @@
 
 Steps: ``build`` (a category -> benchmark folder), ``images`` (check / download item images), ``features`` (encode
 texts and images into feature files), ``pretrain`` (multi-domain corpus), ``export-mmrec`` (MMRec format). Every step
-writes ``SHA256SUMS`` in its output folder; ``--check`` verifies it instead of building. Walkthrough:
+writes a checksum manifest ``<folder>/<name>.sha256``; ``--check`` verifies it instead of building. Walkthrough:
 datasets/README.md.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from missrec.data.prepare.amazon.build import BuildOptions, build_category
 from missrec.data.prepare.amazon.categories import CATEGORIES, EXPECTED_STATS, FHCKM, category_of, find_raw_files
 from missrec.data.prepare.amazon.sequences import DEDUP_MODES
-from missrec.data.prepare.amazon.staging import MANIFEST, check_folder
+from missrec.data.prepare.amazon.staging import check_folder
 from missrec.errors import MissrecError
 
 SUFFIX = "_mm_full"
@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m missrec.data.prepare.amazon", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     steps = top.add_subparsers(dest="step", required=True, metavar="STEP")
-    check = {"action": "store_true", "help": f"verify the output folder against its {MANIFEST} instead of building"}
+    check = {"action": "store_true", "help": "verify the output folder against its <name>.sha256 manifest instead of building"}
 
     p = steps.add_parser("build", help="one category -> <out>/<Name>_mm_full/")
     p.add_argument("--name", required=True, help=f"dataset name; known short names: {', '.join(CATEGORIES)}")

@@ -103,7 +103,7 @@ def export_mmrec(
         for name, array in (("text_feat.npy", text), ("image_feat.npy", image)):
             with atomic_open(staging / name, "wb") as f:
                 np.save(f, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-        refresh_manifest(staging)
+        refresh_manifest(staging, out_dir.name)
     labels = np.array([r[4] for r in rows])
     return {
         "users": n_users,

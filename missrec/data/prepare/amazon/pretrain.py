@@ -81,7 +81,7 @@ def build_corpus(
         stats["rows"] = rows
         stats["feature_files"] = "copied" if copy else "symlinked"
         atomic_write_json(staging / f"{corpus}.stats.json", stats)
-        refresh_manifest(staging)
+        refresh_manifest(staging, corpus)
     if len(feature_sets) > 1:
         stats["warning"] = f"the domains do not have the same feature files: {sorted(feature_sets)}"
     return stats
@@ -134,7 +134,7 @@ def ensure_domain(
         if not problems and (same or raw_dir is None):
             return folder, "reused"
         if raw_dir is None:
-            raise data_error(folder, "a domain folder that matches its SHA256SUMS", "; ".join(problems[:3]),
+            raise data_error(folder, "a domain folder that matches its checksum manifest", "; ".join(problems[:3]),
                              "rebuild it: pass --raw-dir")
     if raw_dir is None:
         raise data_error(folder, "a built domain folder", "no such folder", "pass --raw-dir to build it")

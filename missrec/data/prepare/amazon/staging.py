@@ -1,4 +1,4 @@
-"""Output folders that appear whole or not at all, each with a checksum manifest.
+"""Output folders that appear whole or not at all, each with a checksum manifest ``<folder>/<folder name>.sha256``.
 
 A builder writes into a hidden temp folder beside the target and renames it into place at the end, so a failed or
 interrupted build leaves the previous folder (or none) untouched. Steps that add files to a built folder (images,
@@ -14,40 +14,44 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from missrec.data.prepare.checksums import verify_manifest, write_manifest
+from missrec.data.prepare.checksums import read_manifest, verify_manifest, write_manifest
 
-MANIFEST = "SHA256SUMS"
+MANIFEST_SUFFIX = ".sha256"
 
 
-def folder_files(folder: str | Path) -> list[Path]:
-    """Files a manifest covers: every visible file (or link to one) in ``folder``, except the manifest."""
+def manifest_name(name: str) -> str:
+    """``<ds>.sha256``: the manifest of dataset folder ``<ds>`` (``sha256sum -c`` reads it)."""
+    return f"{name}{MANIFEST_SUFFIX}"
+
+
+def folder_files(folder: str | Path, name: str | None = None) -> list[Path]:
+    """Files a manifest covers: every visible file (or link to one) in ``folder`` except the manifest itself.
+
+    ``name`` is the dataset name (default: the folder's name; a staging folder passes the final one).
+    """
     folder = Path(folder)
-    return sorted(
-        p for p in folder.iterdir() if not p.name.startswith(".") and p.name != MANIFEST and p.is_file()
-    )
+    skip = manifest_name(name or folder.name)
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name != skip and p.is_file())
 
 
-def refresh_manifest(folder: str | Path) -> dict[str, str]:
-    """(Re)write ``<folder>/SHA256SUMS`` over :func:`folder_files`."""
-    return write_manifest(Path(folder) / MANIFEST, folder_files(folder))
+def refresh_manifest(folder: str | Path, name: str | None = None) -> dict[str, str]:
+    """(Re)write ``<folder>/<name>.sha256`` over :func:`folder_files`."""
+    folder = Path(folder)
+    name = name or folder.name
+    return write_manifest(folder / manifest_name(name), folder_files(folder, name))
 
 
 def check_folder(folder: str | Path) -> list[str]:
-    """Problems found by verifying ``<folder>/SHA256SUMS`` (empty list: every listed file matches)."""
+    """Problems found by verifying ``<folder>/<folder name>.sha256`` (empty: every file is listed and matches)."""
     folder = Path(folder)
     if not folder.is_dir():
         return [f"{folder}: no such folder"]
-    problems = verify_manifest(folder / MANIFEST)
-    listed = set(_listed(folder))
-    problems += [f"{p}: not listed in {MANIFEST}" for p in folder_files(folder) if p.name not in listed]
+    manifest = folder / manifest_name(folder.name)
+    problems = verify_manifest(manifest)
+    if manifest.is_file():
+        listed = set(read_manifest(manifest))
+        problems += [f"{p}: not listed in {manifest.name}" for p in folder_files(folder) if p.name not in listed]
     return problems
-
-
-def _listed(folder: Path) -> list[str]:
-    path = folder / MANIFEST
-    if not path.is_file():
-        return []
-    return [line.split(maxsplit=1)[1] for line in path.read_text().splitlines() if len(line.split()) == 2]
 
 
 @contextlib.contextmanager
@@ -59,6 +63,7 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(staging, 0o755)  # mkdtemp creates 0700; outputs are ordinary shared folders
     try:
         yield staging
         _swap_into_place(staging, target)
@@ -97,7 +102,7 @@ def carry_over(old: Path, new: Path, same_if: str) -> list[str]:
     if not (old / same_if).is_file() or (old / same_if).read_bytes() != (new / same_if).read_bytes():
         return []
     carried = []
-    for path in folder_files(old):
+    for path in folder_files(old, old.name):
         dest = new / path.name
         if dest.exists() or dest.is_symlink():
             continue
@@ -116,5 +121,5 @@ def stale_files(old: Path, new: Path) -> list[str]:
     """Files in ``old`` that a rebuild into ``new`` will drop (reported to the user)."""
     if not old.is_dir():
         return []
-    kept = {p.name for p in folder_files(new)}
+    kept = {p.name for p in folder_files(new, old.name)}
     return [p.name for p in folder_files(old) if p.name not in kept]
