@@ -152,6 +152,7 @@ def run_images(args: argparse.Namespace) -> int:
 
 def run_features(args: argparse.Namespace) -> int:
     from missrec.data.prepare.amazon import features
+    from missrec.data.prepare.amazon.folder import BenchmarkFolder
     from missrec.encoders import get_image_encoder, get_text_encoder
 
     if args.check:
@@ -160,6 +161,7 @@ def run_features(args: argparse.Namespace) -> int:
         raise SystemExit("features: pass --text-encoder and/or --image-encoder")
     if args.image_encoder and not args.image_dir:
         raise SystemExit("features: --image-encoder needs --image-dir")
+    BenchmarkFolder(args.folder)  # a missing folder fails before any model is loaded
     done = {}
     for kind, name in (("text", args.text_encoder), ("image", args.image_encoder)):
         if not name:

@@ -55,10 +55,10 @@ def build_corpus(
     Returns:
         Per-domain and total counts of users, items and rows, written to ``<corpus>.stats.json`` too.
     """
-    domains = [BenchmarkFolder(d) for d in domain_dirs]
-    names = [d.name for d in domains]
+    names = [Path(d).name for d in domain_dirs]
     if len(set(names)) != len(names):
         raise data_error("domains", "distinct domain names", ", ".join(names), "list each domain once")
+    domains = [BenchmarkFolder(d) for d in domain_dirs]
     feature_sets = {tuple(p.name[len(d.name) + 1 :] for p in domain_files(d) if ".feat" in p.name) for d in domains}
     out_dir = Path(out_dir)
     corpus = out_dir.name
