@@ -42,7 +42,9 @@ def ranking_metric_sums(
         ks: cutoffs.
         metrics: names from :data:`METRICS`.
         hit_normalised_ndcg: legacy LATTICE/MMSSL NDCG whose IDCG counts only the positives that were retrieved
-            (graph_models.md §2.2); off by default.
+            in the top ``max(ks)`` list, truncated at K (``sorted(r, reverse=True)[:K]`` with ``r`` the hit vector
+            of the top-max(Ks) items, graph_models.md §2.2); off by default. NDCG@K then depends on ``max(ks)``:
+            LATTICE/MICRO used [10, 20], MMSSL [10, 20, 50].
 
     Returns:
         ``{"ndcg@10": sum over users, ...}`` as Python floats.
@@ -74,7 +76,7 @@ def ranking_metric_sums(
             elif name == "mrr":
                 value = torch.where(first_rank <= k, 1.0 / first_rank, 0.0)
             else:
-                ideal_count = found if hit_normalised_ndcg else torch.clamp(n_pos, max=k)
+                ideal_count = torch.clamp(cum_hits[:, -1] if hit_normalised_ndcg else n_pos, max=k)
                 ideal = torch.where(ideal_count > 0, idcg_full[(ideal_count.clamp(min=1) - 1).long()], 1.0)
                 value = dcg[:, k - 1] / ideal
             out[f"{name}@{k}"] = float(value.sum())
