@@ -18,6 +18,8 @@ Import this module before anything from recbole (``import missrec`` does). What 
 
 from __future__ import annotations
 
+import importlib.util
+
 import pandas as pd
 import scipy.sparse as sp
 import torch
@@ -27,6 +29,9 @@ if int(pd.__version__.split(".")[0]) >= 3:
         f"pandas {pd.__version__} is installed, but recbole 1.2.1 mis-parses sequence features under pandas 3. "
         "Fix: pip install 'pandas>=2.2,<3'"
     )
+
+if importlib.util.find_spec("recbole") is None:
+    raise ImportError("recbole is not installed. Fix: pip install --no-deps recbole==1.2.1 (see the README)")
 
 for _cls in (sp.dok_matrix, getattr(sp, "dok_array", None)):
     if _cls is not None and not hasattr(_cls, "_update"):

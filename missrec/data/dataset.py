@@ -69,7 +69,7 @@ class MultimodalSequentialDataset(SequentialDataset):
         """Feature row of every internal item id (-1 for [PAD])."""
         tokens = self.field2id_token[self.iid_field]
         rows = np.full(len(tokens), -1, dtype=np.int64)
-        for internal, token in enumerate(tokens[1:], 1):
+        for internal, token in enumerate(map(str, tokens[1:]), 1):
             if not token.isdigit() or int(token) >= n_rows:
                 raise data_error(
                     index_path,

@@ -1,7 +1,8 @@
 """K-means for interest discovery: faiss when importable (GPU build on CUDA tensors), else pure torch (CPU/CUDA).
 
-Both are proper Lloyd k-means over *all* points: random distinct initial centroids, ``n_iter`` assignment/update
-rounds, an empty cluster is re-seeded with a real point (never left as a zero vector). This deliberately does not
+Both are proper Lloyd k-means over *all* points: k-means++ initial centroids (D^2 sampling; plain random init gets
+stuck with two centroids in one cluster), ``n_iter`` assignment/update rounds, an empty cluster is re-seeded with a
+real point (never left as a zero vector). This deliberately does not
 reproduce the original MISSRec's torchpq behaviour (spec missrec.md §3.3: one effective pass, centroids replaced by
 their absolute values, empty clusters set to zero, far fewer distinct clusters than K).
 """
@@ -22,11 +23,13 @@ BACKENDS = ("auto", "faiss", "torch")
 
 @dataclass
 class KMeansResult:
-    """Centroids ``[k, d]`` (float32, on the input's device), labels ``[n]`` (int64 in 0..k-1), backend used."""
+    """Centroids ``[k, d]`` (float32, on the input's device), labels ``[n]`` (int64 in 0..k-1), backend used and
+    inertia (sum of squared point-to-centroid distances)."""
 
     centroids: torch.Tensor
     labels: torch.Tensor
     backend: str
+    inertia: float
 
 
 def interest_count(n_points: int, ratio: float) -> int:
@@ -39,7 +42,9 @@ def faiss_available() -> bool:
     return importlib.util.find_spec("faiss") is not None
 
 
-def kmeans(points: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, backend: str = "auto") -> KMeansResult:
+def kmeans(
+    points: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, backend: str = "auto", n_init: int = 1
+) -> KMeansResult:
     """Cluster ``points`` ``[n, d]`` into ``k`` clusters.
 
     Args:
@@ -48,6 +53,7 @@ def kmeans(points: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, backen
         n_iter: Lloyd iterations.
         seed: seed of the initial centroid draw.
         backend: ``auto`` (faiss if importable), ``faiss`` or ``torch``.
+        n_init: independent restarts; the one with the lowest inertia (sum of squared distances) is kept.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown k-means backend '{backend}'; choose one of {BACKENDS}")
@@ -56,11 +62,32 @@ def kmeans(points: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, backen
         raise ValueError(f"k-means needs 1 <= k <= n points, got k={k}, n={n}")
     points = points.detach().float()
     if backend == "faiss" or (backend == "auto" and faiss_available()):
-        return _faiss_kmeans(points, k, n_iter, seed)
-    return _torch_kmeans(points, k, n_iter, seed)
+        return _faiss_kmeans(points, k, n_iter, seed, n_init)
+    runs = [_torch_kmeans(points, k, n_iter, seed + i) for i in range(n_init)]
+    return min(runs, key=lambda r: r.inertia)
 
 
-def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int) -> KMeansResult:
+def kmeans_plus_plus(points: torch.Tensor, k: int, seed: int) -> torch.Tensor:
+    """k-means++ seeding: indices ``[k]`` of points drawn with probability proportional to the squared distance to
+    the nearest centroid chosen so far. Cost ~ one Lloyd iteration (k matrix-vector products)."""
+    n = points.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).to(points.device)
+    sq = (points * points).sum(1)  # [n]
+    chosen = torch.empty(k, dtype=torch.long, device=points.device)
+    chosen[0] = (uniforms[0] * n).long().clamp(max=n - 1)
+    nearest = (sq - 2 * points @ points[chosen[0]] + sq[chosen[0]]).clamp(min=0)  # [n]
+    for i in range(1, k):
+        cdf = nearest.double().cumsum(0)
+        target = uniforms[i] * cdf[-1]
+        # all-zero distances (k > distinct points): fall back to a uniform draw
+        pick = torch.where(cdf[-1] > 0, torch.searchsorted(cdf, target), (uniforms[i] * n).long())
+        chosen[i] = pick.clamp(max=n - 1)
+        nearest = torch.minimum(nearest, (sq - 2 * points @ points[chosen[i]] + sq[chosen[i]]).clamp(min=0))
+    return chosen
+
+
+def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: int) -> KMeansResult:
     import faiss
 
     x = np.ascontiguousarray(points.cpu().numpy(), dtype=np.float32)
@@ -76,10 +103,19 @@ def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int) -> KMean
         max_points_per_centroid=math.ceil(n / k) + 1,  # train on all points (faiss subsamples by default)
         verbose=False,
     )
-    km.train(x)
-    _, labels = km.index.search(x, 1)
+    best = None
+    for run in range(n_init):
+        km.seed = seed + run
+        km.train(x, init_centroids=x[kmeans_plus_plus(points, k, seed + run).cpu().numpy()])
+        if best is None or km.obj[-1] < best[0]:
+            best = (km.obj[-1], km.centroids.copy())
+    km.centroids = best[1]
+    km.index.reset()
+    km.index.add(km.centroids)
+    dists, labels = km.index.search(x, 1)
     centroids = torch.from_numpy(km.centroids.copy()).to(points.device)
-    return KMeansResult(centroids, torch.from_numpy(labels[:, 0].astype(np.int64)).to(points.device), "faiss")
+    labels = torch.from_numpy(labels[:, 0].astype(np.int64)).to(points.device)
+    return KMeansResult(centroids, labels, "faiss", float(dists.sum()))
 
 
 @contextlib.contextmanager
@@ -118,9 +154,7 @@ def assign(points: torch.Tensor, centroids: torch.Tensor, chunk_elems: int = 1 <
 
 
 def _torch_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int) -> KMeansResult:
-    n, d = points.shape
-    generator = torch.Generator().manual_seed(seed)
-    centroids = points[torch.randperm(n, generator=generator)[:k].to(points.device)].clone()
+    centroids = points[kmeans_plus_plus(points, k, seed)].clone()
     for _ in range(n_iter):
         labels, dists = assign(points, centroids)
         counts = torch.bincount(labels, minlength=k)
@@ -129,5 +163,5 @@ def _torch_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int) -> KMean
         empty = (counts == 0).nonzero().squeeze(1)
         if empty.numel():  # re-seed each empty cluster with one of the points farthest from its centroid
             centroids[empty] = points[dists.topk(empty.numel()).indices]
-    labels, _ = assign(points, centroids)
-    return KMeansResult(centroids, labels, "torch")
+    labels, dists = assign(points, centroids)
+    return KMeansResult(centroids, labels, "torch", float(dists.sum()))

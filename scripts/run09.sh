@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# run09: Instruments, transductive (with ID), from scratch. Usage: bash scripts/run09.sh <gpu id|cpu> [key=value ...]
+# Published numbers (spec missrec.md §5.2) are @K+1: add legacy_topk_offset=true to compare like with like.
+source "$(dirname "$0")/common.sh"
+run_cell Instruments transductive scratch "${1:-0}" "${@:2}"
