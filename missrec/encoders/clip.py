@@ -23,6 +23,10 @@ OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+# (folder, device) -> model: the text and the image encoder of one run share one copy of the weights
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
 def load_clip(model_dir: str | Path | None, device: str | None = None) -> tuple[Any, str]:
     """Load ``CLIPModel`` from a local folder, in eval mode on ``device``. Returns (model, device)."""
     if model_dir is None or not (Path(model_dir) / "config.json").is_file():
@@ -36,7 +40,10 @@ def load_clip(model_dir: str | Path | None, device: str | None = None) -> tuple[
     except ImportError as e:
         raise missing_extra("transformers", "clip") from e
     device = torch_device(device)
-    return CLIPModel.from_pretrained(str(model_dir)).eval().to(device), device
+    key = (str(Path(model_dir).resolve()), device)
+    if key not in _LOADED:
+        _LOADED[key] = CLIPModel.from_pretrained(key[0]).eval().to(device)
+    return _LOADED[key], device
 
 
 def _features(output: Any) -> Any:
@@ -91,7 +98,8 @@ class CLIPImageEncoder:
 
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, normalize: bool = False):
         self.model, self.device = load_clip(model_dir, device)
-        self.processor = _image_processor(Path(model_dir), int(self.model.config.vision_config.image_size))  # type: ignore[arg-type]
+        image_size = int(self.model.config.vision_config.image_size)
+        self.processor = _image_processor(Path(model_dir), image_size)  # type: ignore[arg-type]
         self.dim = int(self.model.config.projection_dim)
         self.normalize = normalize
 

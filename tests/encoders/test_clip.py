@@ -43,7 +43,8 @@ def clip_dir(tmp_path_factory):
                   image_size=IMAGE_SIZE, patch_size=8)
     torch.manual_seed(0)
     CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=PROJECTION)).save_pretrained(path)
-    Processor(size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(path)
+    processor = Processor(size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    processor.save_pretrained(path)
     return path
 
 
@@ -88,3 +89,9 @@ def test_clip_without_preprocessor_config_uses_openai_defaults(clip_dir, tmp_pat
     (bare / "preprocessor_config.json").unlink()
     encoder = get_image_encoder("clip", model_dir=bare, device="cpu")
     assert encoder.preprocess(Image.new("RGB", (50, 70))).shape == (3, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def test_text_and_image_encoders_share_the_weights(clip_dir):
+    text = get_text_encoder("clip", model_dir=clip_dir, device="cpu")
+    image = get_image_encoder("clip", model_dir=clip_dir, device="cpu")
+    assert text.model is image.model

@@ -54,7 +54,8 @@ def test_clean_field_follows_unisrec():
 
 
 def test_first_image_url_prefers_high_resolution():
-    assert first_image_url({"imageURLHighRes": ["https://h/1.jpg"], "imageURL": ["https://l/1.jpg"]}) == "https://h/1.jpg"
+    both = {"imageURLHighRes": ["https://h/1.jpg"], "imageURL": ["https://l/1.jpg"]}
+    assert first_image_url(both) == "https://h/1.jpg"
     assert first_image_url({"imageURLHighRes": [], "imageURL": "https://l/2.jpg"}) == "https://l/2.jpg"
     assert first_image_url({"imageURL": ["not a url"]}) == ""
 

@@ -22,6 +22,7 @@ except ImportError:
 
 def test_split_labels_follow_mmrec():
     assert split_labels(5) == [0, 0, 0, 1, 2]
+    assert (split_labels(2), split_labels(1), split_labels(0)) == ([1, 2], [2], [])
     assert split_labels(9) == [0] * 7 + [1, 2]
     assert split_labels(10) == [0] * 8 + [1, 2]
     assert split_labels(15) == [0] * 12 + [1, 2, 2]  # int(0.2*15) = 3 held out: 1 valid, 2 test

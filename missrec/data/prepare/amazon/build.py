@@ -23,7 +23,7 @@ from typing import Any
 from missrec.data.prepare.amazon.kcore import filter_by_meta, k_core
 from missrec.data.prepare.amazon.raw import ItemMeta, read_interactions, read_metadata
 from missrec.data.prepare.amazon.sequences import DEDUP_MODES, Timeline, build_timeline, dedup_pairs
-from missrec.data.prepare.amazon.staging import carry_over, refresh_manifest, stale_files, staged_folder
+from missrec.data.prepare.amazon.staging import carry_over, refresh_manifest, staged_folder, stale_files
 from missrec.data.prepare.benchmark_writer import write_benchmark
 from missrec.errors import DataError
 from missrec.io_utils import atomic_open, atomic_write_json
@@ -68,6 +68,7 @@ def build_category(
     inters, n_read = read_interactions(reviews, desc=desc)
     n_distinct = len(inters)
     kept = list(inters)
+    del inters  # the set and the lists built from it would otherwise all stay alive (GBs on the big domains)
     n_pairs_merged = 0
     if options.dedup == "pair":
         kept, n_pairs_merged = dedup_pairs(kept)
@@ -76,10 +77,11 @@ def build_category(
     if not kept:
         raise DataError(
             f"{reviews}: no interaction survives the {options.user_k}-core (users) / {options.item_k}-core (items) "
-            f"filter ({len(inters)} distinct records, {without_meta.interactions} without metadata). "
+            f"filter ({n_distinct} distinct records, {without_meta.interactions} without metadata). "
             "Fix: check that the reviews and metadata files are of the same category, or lower --user-k/--item-k"
         )
     timeline = build_timeline(kept)
+    del kept
     stats = _stats(name, reviews, meta, options, n_read, n_distinct, n_pairs_merged, len(metas), without_meta,
                    passes, timeline, metas)
 

@@ -40,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m missrec.data.prepare.amazon", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     steps = top.add_subparsers(dest="step", required=True, metavar="STEP")
-    check = {"action": "store_true", "help": "verify the output folder against its <name>.sha256 manifest instead of building"}
+    check = {"action": "store_true",
+             "help": "verify the output folder against its <name>.sha256 manifest instead of building"}
 
     p = steps.add_parser("build", help="one category -> <out>/<Name>_mm_full/")
     p.add_argument("--name", required=True, help=f"dataset name; known short names: {', '.join(CATEGORIES)}")
@@ -73,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text-suffix", default="feat1CLS", help="text feature file suffix (feat1CLS)")
     p.add_argument("--image-suffix", default="feat3CLS", help="image feature file suffix (feat3CLS)")
     p.add_argument("--word-drop", type=float, default=0.0,
-                   help="also write .feat2CLS from texts with this fraction of words dropped (UniSRec: 0.15)")
+                   help="also write .feat2CLS from word-dropped texts (UniSRec's augmentation); 0 = off")
     p.add_argument("--seed", type=int, default=2020, help="seed of the word drop (2020)")
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--batch-size", type=int, default=64, help="encoder batch size (64)")
@@ -81,7 +82,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check", **check)
 
     p = steps.add_parser("pretrain", help="several domains -> <out>/<SHORT>_mm_full/ (FHCKM layout)")
-    p.add_argument("--domains", default=",".join(FHCKM), help=f"comma-separated domain names, each 'Name' or 'Name=Amazon_Category' ({','.join(FHCKM)})")
+    p.add_argument("--domains", default=",".join(FHCKM),
+                   help=f"comma-separated domains, each 'Name' or 'Name=Amazon_Category' ({','.join(FHCKM)})")
     p.add_argument("--out", required=True, help="parent folder of the domain folders and the corpus")
     p.add_argument("--raw-dir", help="raw files, to build domain folders that are missing or stale")
     p.add_argument("--rebuild", action="store_true", help="rebuild every domain folder from --raw-dir")
@@ -171,7 +173,8 @@ def run_features(args: argparse.Namespace) -> int:
             kwargs.update(model_dir=args.clip_dir, normalize=args.clip_normalize)
         if kind == "text":
             encoder = get_text_encoder(name, **kwargs)
-            done[args.text_suffix] = features.encode_texts(args.folder, encoder, args.text_suffix, args.batch_size).shape
+            text = features.encode_texts(args.folder, encoder, args.text_suffix, args.batch_size)
+            done[args.text_suffix] = text.shape
             if args.word_drop > 0:
                 done[features.WORD_DROP_SUFFIX] = features.encode_texts(
                     args.folder, encoder, features.WORD_DROP_SUFFIX, args.batch_size, args.word_drop, args.seed

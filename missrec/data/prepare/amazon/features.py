@@ -86,7 +86,7 @@ def encode_images(
     for start in range(0, len(item_ids), chunk):
         ids = item_ids[start : start + chunk]
         images = load_images([find_image(image_dir, asin) for asin in ids], workers=workers)
-        unusable += [asin for asin, image in zip(ids, images) if image is None]
+        unusable += [asin for asin, image in zip(ids, images, strict=True) if image is None]
         block = encoder.encode(images, batch_size=batch_size, show_progress=False)
         features[start : start + len(ids)] = block
         bar.update(len(ids))

@@ -69,7 +69,7 @@ def collect_images(
     status: dict[str, tuple[str, str]] = {}
     todo: list[tuple[str, str]] = []
     kept = 0
-    for asin, url in zip(item_ids, urls):
+    for asin, url in zip(item_ids, urls, strict=True):
         if _valid_local(image_dir, asin):
             status[asin] = ("ok", "")
             kept += 1

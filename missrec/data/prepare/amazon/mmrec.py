@@ -39,9 +39,12 @@ TRAIN, VALID, TEST = 0, 1, 2
 
 
 def split_labels(n: int) -> list[int]:
-    """MMRec's x_label sequence for a user with ``n`` interactions (in shuffled order)."""
+    """MMRec's x_label sequence for a user with ``n`` interactions (in shuffled order).
+
+    A user left with fewer than 3 (possible only after merging repeated pairs) keeps the last ``n`` labels.
+    """
     if n < 10:
-        return [TRAIN] * (n - 2) + [VALID, TEST]
+        return ([TRAIN] * (n - 2) + [VALID, TEST])[-n:] if n else []
     held_out = int(0.2 * n)
     valid = held_out // 2
     return [TRAIN] * (n - held_out) + [VALID] * valid + [TEST] * (held_out - valid)
@@ -65,7 +68,7 @@ def mmrec_rows(interactions: list[tuple[int, int, str, str]], seed: int) -> tupl
         end = start
         while end < len(order) and unique[order[end]][0] == user:
             end += 1
-        for i, label in zip(order[start:end], split_labels(end - start)):
+        for i, label in zip(order[start:end], split_labels(end - start), strict=True):
             rows.append((*unique[i], label))
         start = end
     return rows, len(interactions) - len(unique)

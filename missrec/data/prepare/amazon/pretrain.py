@@ -1,4 +1,4 @@
-"""Multi-domain pre-training corpus in the FHCKM layout (UniSRec ``to_pretrain_atomic_files.py``; spec missrec.md §1.2).
+"""Multi-domain pre-training corpus, FHCKM layout (UniSRec ``to_pretrain_atomic_files.py``; spec missrec.md §1.2).
 
 Each domain is a benchmark folder ``<root>/<Domain>/`` built like a downstream dataset. The corpus
 ``<root>/<SHORT><suffix>/`` (``SHORT`` = first letters of the domain names: Food,Home,CDs,Kindle,Movies -> FHCKM)

@@ -71,10 +71,17 @@ def read_interactions(path: str | Path, desc: str | None = None) -> tuple[set[In
     """
     name = Path(path).name.lower()
     records = _read_ratings_csv(path, desc) if name.endswith((".csv", ".csv.gz")) else _read_reviews(path, desc)
+    # one object per distinct id, rating and timestamp: a category has ~10x fewer of each than records, and
+    # sharing them cuts the memory of a 20M-record ratings file by more than half
+    users: dict[str, str] = {}
+    items: dict[str, str] = {}
+    ratings: dict[float, float] = {}
+    times: dict[int, int] = {}
     inters: set[Interaction] = set()
     n_read = 0
-    for record in records:
-        inters.add(record)
+    for user, item, rating, timestamp in records:
+        inters.add((users.setdefault(user, user), items.setdefault(item, item), ratings.setdefault(rating, rating),
+                    times.setdefault(timestamp, timestamp)))
         n_read += 1
     return inters, n_read
 
@@ -121,7 +128,8 @@ def read_metadata(path: str | Path, desc: str | None = None) -> dict[str, ItemMe
     for n, obj in iter_json_lines(path, desc):
         asin = obj.get("asin")
         if not isinstance(asin, str) or not asin:
-            raise data_error(f"{path}:{n}", "a metadata record with an 'asin'", f"asin={asin!r}", "re-download the file")
+            raise data_error(f"{path}:{n}", "a metadata record with an 'asin'", f"asin={asin!r}",
+                             "re-download the file")
         if asin not in metas:
             metas[asin] = ItemMeta(text=item_text(obj), image_url=first_image_url(obj))
     return metas
