@@ -79,3 +79,16 @@ def test_missing_domain_folder_without_raw_files(tmp_path, capsys):
     assert "pass --raw-dir" in capsys.readouterr().err
     with pytest.raises(DataError, match="distinct domain names"):
         build_corpus([tmp_path / "A", tmp_path / "A"], tmp_path / "AA_mm_full")
+
+
+def test_feature_files_must_match_the_domain_items(root, capsys):
+    corpus = root / "AB_mm_full"
+    before = {p.name: p.read_bytes() for p in corpus.iterdir()}
+    write_feature_file(root / "Alpha" / "Alpha.feat1CLS", np.ones((10, 4), dtype=np.float32))
+    write_feature_file(root / "Beta" / "Beta.feat1CLS", np.ones((8, 2), dtype=np.float32))
+    with pytest.raises(DataError, match=r"one feature dimension per suffix .*'feat1CLS': \[2, 4\]"):
+        build_corpus([root / "Alpha", root / "Beta"], corpus)
+    write_feature_file(root / "Beta" / "Beta.feat1CLS", np.ones((7, 4), dtype=np.float32))
+    with pytest.raises(DataError, match="8 rows"):
+        build_corpus([root / "Alpha", root / "Beta"], corpus)
+    assert {p.name: p.read_bytes() for p in corpus.iterdir()} == before

@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from missrec.data.features import infer_feature_dim
 from missrec.data.prepare.amazon.build import BuildOptions, build_category
 from missrec.data.prepare.amazon.categories import category_of, find_raw_files
 from missrec.data.prepare.amazon.folder import BenchmarkFolder
@@ -59,7 +60,8 @@ def build_corpus(
     if len(set(names)) != len(names):
         raise data_error("domains", "distinct domain names", ", ".join(names), "list each domain once")
     domains = [BenchmarkFolder(d) for d in domain_dirs]
-    feature_sets = {tuple(p.name[len(d.name) + 1 :] for p in domain_files(d) if ".feat" in p.name) for d in domains}
+    dims = feature_dims(domains)
+    feature_sets = {tuple(sorted(d)) for d in dims.values()}
     out_dir = Path(out_dir)
     corpus = out_dir.name
     stats: dict[str, Any] = {"dataset": corpus, "domains": {}}
@@ -79,12 +81,42 @@ def build_corpus(
         stats["users"] = sum(d["users"] for d in stats["domains"].values())
         stats["items"] = sum(d["items"] for d in stats["domains"].values())
         stats["rows"] = rows
+        stats["feature_dims"] = dims
         stats["feature_files"] = "copied" if copy else "symlinked"
         atomic_write_json(staging / f"{corpus}.stats.json", stats)
         refresh_manifest(staging, corpus)
     if len(feature_sets) > 1:
         stats["warning"] = f"the domains do not have the same feature files: {sorted(feature_sets)}"
     return stats
+
+
+def feature_dims(domains: Sequence[BenchmarkFolder]) -> dict[str, dict[str, int]]:
+    """``{domain: {suffix: d}}`` of every feature file, checked against the domain's item count.
+
+    A file whose size is not a whole number of rows per item, or a suffix whose dimension differs between domains
+    (one adaptor reads them all), is an error.
+    """
+    dims: dict[str, dict[str, int]] = {}
+    by_suffix: dict[str, set[int]] = {}
+    for domain in domains:
+        n_items = len(domain.item_ids())
+        recorded = domain.feature_info()
+        dims[domain.name] = {}
+        for path in domain_files(domain):
+            suffix = path.name[len(domain.name) + 1 :]
+            if not suffix.startswith("feat"):
+                continue
+            dim = infer_feature_dim(path, n_items)
+            if suffix in recorded and recorded[suffix].get("dim") not in (None, dim):
+                raise data_error(path, f"dimension {recorded[suffix]['dim']} (features.json)", f"{dim}",
+                                 "re-extract the features of this domain")
+            dims[domain.name][suffix] = dim
+            by_suffix.setdefault(suffix, set()).add(dim)
+    mixed = {suffix: sorted(d) for suffix, d in by_suffix.items() if len(d) > 1}
+    if mixed:
+        raise data_error("domains", "one feature dimension per suffix across the domains", f"{mixed}",
+                         "extract every domain's features with the same encoder")
+    return dims
 
 
 def _append_domain(path: Path, domain: int, out: Any) -> int:
