@@ -120,3 +120,21 @@ def test_cli_features_needs_an_encoder(alpha):
 def test_features_of_a_folder_that_was_never_built(tmp_path, capsys):
     assert main(["features", "--folder", str(tmp_path / "Nope_mm_full"), "--text-encoder", "minilm"]) == 2
     assert "Nope_mm_full.item2index" in capsys.readouterr().err
+
+
+def test_built_folder_loads_in_the_sequential_dataset(alpha):
+    """The folder is what the MISSRec dataset reads: same splits, feature rows aligned to RecBole's item ids."""
+    from missrec.config import build_config
+    from missrec.data.dataset import MultimodalSequentialDataset
+    from missrec.models.missrec import MISSRec
+    from tests.conftest import tiny_overrides
+
+    text = encode_texts(alpha, LengthText(), show_progress=False)
+    encode_images(alpha, MeanColour(), alpha.parent.parent / "images", show_progress=False)
+    data = MultimodalSequentialDataset(build_config(MISSRec, alpha.name, overrides=tiny_overrides(alpha.parent)))
+    train, valid, test = data.build()
+    assert (len(train), len(valid), len(test), data.item_num, data.user_num) == (91, 30, 30, 11, 31)
+    loaded = data.modality_features["text"].numpy()
+    assert not loaded[0].any()  # [PAD]
+    for internal, token in enumerate(data.field2id_token["item_id"][1:], 1):
+        np.testing.assert_array_equal(loaded[internal], text[int(token)])
