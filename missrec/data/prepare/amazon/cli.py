@@ -18,6 +18,7 @@ from missrec.data.prepare.amazon.build import BuildOptions, build_category
 from missrec.data.prepare.amazon.categories import CATEGORIES, EXPECTED_STATS, FHCKM, category_of, find_raw_files
 from missrec.data.prepare.amazon.sequences import DEDUP_MODES
 from missrec.data.prepare.amazon.staging import check_folder
+from missrec.encoders import IMAGE_ENCODERS, TEXT_ENCODERS
 from missrec.errors import MissrecError
 
 SUFFIX = "_mm_full"
@@ -66,8 +67,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = steps.add_parser("features", help="encode item texts / images into .feat1CLS / .feat3CLS")
     p.add_argument("--folder", required=True, help="benchmark folder written by build")
-    p.add_argument("--text-encoder", help="minilm (384-d, offline) or clip (needs --clip-dir)")
-    p.add_argument("--image-encoder", help="efficientnet-lite0 (1280-d, offline) or clip (needs --clip-dir)")
+    p.add_argument("--text-encoder", choices=sorted(TEXT_ENCODERS),
+                   help="minilm (384-d, offline) or clip (512-d for ViT-B/32, needs --clip-dir)")
+    p.add_argument("--image-encoder", choices=sorted(IMAGE_ENCODERS),
+                   help="efficientnet-lite0 (1280-d, offline) or clip (512-d for ViT-B/32, needs --clip-dir)")
     p.add_argument("--image-dir", help="folder of <asin>.<ext> images (required with --image-encoder)")
     p.add_argument("--clip-dir", help="local CLIP folder (save_pretrained of openai/clip-vit-base-patch32)")
     p.add_argument("--clip-normalize", action="store_true", help="L2-normalise CLIP features (default: raw)")

@@ -66,26 +66,23 @@ def collect_images(
     image_dir = Path(image_dir)
     image_dir.mkdir(parents=True, exist_ok=True)
 
+    workers = max(1, policy.workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # decoding every present file is the slow part
+        valid = list(tqdm(pool.map(lambda asin: _valid_local(image_dir, asin), item_ids), total=len(item_ids),
+                          desc="checking images", unit=" img", disable=not show_progress))
     status: dict[str, tuple[str, str]] = {}
     todo: list[tuple[str, str]] = []
-    kept = 0
-    for asin, url in zip(item_ids, urls, strict=True):
-        if _valid_local(image_dir, asin):
+    for asin, url, ok in zip(item_ids, urls, valid, strict=True):
+        present = find_image(image_dir, asin)
+        if ok:
             status[asin] = ("ok", "")
-            kept += 1
         elif download and url:
             todo.append((asin, url))
-        elif find_image(image_dir, asin) is not None:
-            status[asin] = ("unreadable", find_image(image_dir, asin).name)  # type: ignore[union-attr]
+        elif present is not None:
+            status[asin] = ("unreadable", present.name)
         else:
             status[asin] = ("missing", "") if url else ("no_url", "")
-
-    if todo:
-        with ThreadPoolExecutor(max_workers=max(1, policy.workers)) as pool:
-            futures = {pool.submit(fetch_image, url, image_dir, asin, policy): asin for asin, url in todo}
-            for future in tqdm(as_completed(futures), total=len(futures), desc="images", unit=" img",
-                               disable=not show_progress):
-                status[futures[future]] = future.result()
+    status.update(_download(todo, image_dir, policy, show_progress))
 
     with atomic_open(bench.file("images.tsv")) as f:
         f.write(REPORT_HEADER)
@@ -96,8 +93,28 @@ def collect_images(
     counts = Counter(state for state, _ in status.values())
     summary = {k: counts.get(k, 0) for k in ("ok", "no_url", "missing", "unreadable", "failed")}
     summary["downloaded"] = sum(1 for asin, _ in todo if status[asin][0] == "ok")
-    summary["kept"] = kept
+    summary["kept"] = sum(valid)
     return summary
+
+
+def _download(
+    todo: list[tuple[str, str]], image_dir: Path, policy: DownloadPolicy, show_progress: bool
+) -> dict[str, tuple[str, str]]:
+    """Fetch ``(asin, url)`` pairs in parallel; on Ctrl-C the queued ones are cancelled (finished files are whole)."""
+    status: dict[str, tuple[str, str]] = {}
+    if not todo:
+        return status
+    pool = ThreadPoolExecutor(max_workers=max(1, policy.workers))
+    try:
+        futures = {pool.submit(fetch_image, url, image_dir, asin, policy): asin for asin, url in todo}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="downloading images", unit=" img",
+                           disable=not show_progress):
+            status[futures[future]] = future.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return status
 
 
 def _valid_local(image_dir: Path, asin: str) -> bool:
