@@ -1,0 +1,121 @@
+"""Losses against hand-computed values."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from missrec.modules.losses import (
+    CLUBSample,
+    bpr_loss,
+    byol_cosine,
+    club_estimator_step,
+    gradient_penalty,
+    info_nce,
+    kd_feature,
+    kd_response,
+    l2_regulariser,
+    semantic_ce,
+)
+
+
+def test_bpr_variants():
+    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])
+    expected = -(math.log(1 / (1 + math.exp(-2))) + math.log(0.5)) / 2
+    assert bpr_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
+    assert bpr_loss(pos, neg, eps=1e-10).item() == pytest.approx(expected, rel=1e-6)
+    assert bpr_loss(pos, neg, log_base="2").item() == pytest.approx(expected / math.log(2), rel=1e-6)
+    assert math.isfinite(bpr_loss(torch.tensor([-200.0]), torch.tensor([0.0])).item())  # stable logsigmoid
+
+
+def test_regulariser_styles():
+    a = torch.tensor([[3.0, 4.0], [0.0, 0.0]])  # ||a||_F = 5
+    b = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # ||b||_F = 1
+    assert l2_regulariser(a, b, style="frobenius").item() == pytest.approx((5 + 1) / 2)  # MMRec EmbLoss
+    assert l2_regulariser(a, b, style="half_squared").item() == pytest.approx(0.5 * (25 + 1) / 2)
+    assert l2_regulariser(a, b, style="half_squared", denominator=13).item() == pytest.approx(0.5 * 26 / 13)
+    assert l2_regulariser(a, b, style="mean_squared").item() == pytest.approx(25 / 4 + 1 / 4)
+    with pytest.raises(ValueError):
+        l2_regulariser(a, style="squared")
+
+
+def _reference_info_nce(z1, z2, tau, intra):
+    a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    losses = []
+    for i in range(len(a)):
+        between = [math.exp(float(a[i] @ b[j]) / tau) for j in range(len(b))]
+        denom = sum(between)
+        if intra:
+            denom += sum(math.exp(float(a[i] @ a[j]) / tau) for j in range(len(a)) if j != i)
+        losses.append(-math.log(between[i] / denom))
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.parametrize("intra", [False, True])
+def test_info_nce_matches_the_formula_and_is_chunk_invariant(intra):
+    gen = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(7, 4, generator=gen), torch.randn(7, 4, generator=gen)
+    expected = _reference_info_nce(z1, z2, 0.5, intra)
+    assert info_nce(z1, z2, 0.5, intra).item() == pytest.approx(expected, rel=1e-5)
+    assert info_nce(z1, z2, 0.5, intra, chunk_rows=3).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_info_nce_of_two_orthogonal_pairs():
+    z = torch.eye(2)
+    # s(i, i) = 1, s(i, j) = 0, tau = 1: -log(e / (e + 1))
+    assert info_nce(z, z, 1.0).item() == pytest.approx(-math.log(math.e / (math.e + 1)))
+    assert info_nce(z, z, 1.0, intra_view_negatives=True).item() == pytest.approx(-math.log(math.e / (math.e + 2)))
+
+
+def test_byol_cosine_stops_the_target_gradient():
+    online = torch.tensor([[1.0, 0.0]], requires_grad=True)
+    target = torch.tensor([[1.0, 1.0]], requires_grad=True)
+    loss = byol_cosine(online, target)
+    assert loss.item() == pytest.approx(1 - 1 / math.sqrt(2))
+    loss.backward()
+    assert target.grad is None and online.grad is not None
+
+
+def test_club_bound_and_estimator():
+    torch.manual_seed(0)
+    club = CLUBSample(3, 2, 16)
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    gen = torch.Generator().manual_seed(3)
+    perm = torch.randperm(5, generator=torch.Generator().manual_seed(3))
+    mu, logvar = club.mu_logvar(x)
+    positive = (-((mu - y) ** 2) / logvar.exp()).sum(1)
+    negative = (-((mu - y[perm]) ** 2) / logvar.exp()).sum(1)
+    raw = ((positive - negative).mean() / 2).item()
+    assert club(x, y, generator=gen, nonnegative=False).item() == pytest.approx(raw, rel=1e-5)
+    assert club(x, y, generator=torch.Generator().manual_seed(3)).item() == pytest.approx(max(raw, 0.0), abs=1e-6)
+    # the estimator's own loop raises the log-likelihood of the paired samples
+    y_dep = x[:, :2] * 2.0
+    before = club.loglikeli(x, y_dep).item()
+    optimizer = torch.optim.Adam(club.parameters(), lr=0.05)
+    club_estimator_step(club, optimizer, [(x, y_dep)], steps=50)
+    assert club.loglikeli(x, y_dep).item() > before
+
+
+def test_distillation_terms():
+    labels = torch.tensor([0])
+    logits = torch.tensor([[2.0, 0.0]])
+    assert semantic_ce(logits, labels).item() == pytest.approx(-math.log(math.exp(2) / (math.exp(2) + 1)))
+    p = torch.softmax(logits, -1)
+    assert semantic_ce(logits, labels, double_softmax=True).item() == pytest.approx(F.cross_entropy(p, labels).item())
+    t, s = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 0.0]])
+    pt = math.exp(1) / (math.exp(1) + 1)  # softmax(t / 2)
+    assert kd_response(t, s, 2.0, "l1").item() == pytest.approx(abs(pt - 0.5))
+    assert kd_response(t, s, 2.0, "mse").item() == pytest.approx((pt - 0.5) ** 2)
+    kl = pt * math.log(pt / 0.5) + (1 - pt) * math.log((1 - pt) / 0.5)
+    assert kd_response(t, s, 2.0, "kl").item() == pytest.approx(kl, rel=1e-5)
+    teacher = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    kd_feature(torch.zeros(1, 2, requires_grad=True), teacher, detach_teacher=True).backward()
+    assert teacher.grad is None
+    assert kd_feature(torch.zeros(1, 2), torch.tensor([[1.0, 3.0]])).item() == pytest.approx(5.0)
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    w = torch.tensor([3.0, 4.0])
+    penalty = gradient_penalty(lambda x: x @ w, torch.randn(6, 2), torch.randn(6, 2))
+    assert penalty.item() == pytest.approx((5 - 1) ** 2)
