@@ -1,0 +1,9 @@
+"""General (graph) recommenders; importing this package registers them with ``kind="general"``.
+
+Every model follows :class:`missrec.models.graph.base.GraphRecommender` (see its module doc for the contract).
+"""
+
+from missrec.models.graph import bpr, freedom, lattice, lightgcn, vbpr  # noqa: F401
+from missrec.models.graph.base import GraphRecommender
+
+__all__ = ["GraphRecommender"]

@@ -1,0 +1,148 @@
+"""One general (graph) recommender run, end to end: config -> data -> model -> train -> test -> report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from recbole.utils import init_seed
+
+from missrec.config import build_config
+from missrec.data.general import BPRTrainLoader, GeneralDataset, load_general_dataset
+from missrec.data.general.ml100k import NAME as ML100K_GENERAL
+from missrec.errors import ConfigError
+from missrec.evaluation.general import TopKEvaluator
+from missrec.io_utils import atomic_write_json
+from missrec.logging_utils import run_logger
+from missrec.registry import MODELS, get_model
+from missrec.reporting import metrics_table, plot_curves, write_results
+from missrec.trainers.finetune import FinetuneTrainer
+from missrec.transfer import count_trainable
+
+DEFAULT_DATASET = ML100K_GENERAL
+STAGE = "general"
+
+
+def default_output_dir(model: str, dataset: str) -> Path:
+    """``runs/<model>-<dataset>-<timestamp>`` under the working directory."""
+    return Path("runs") / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def general_models() -> list[str]:
+    """Names of the registered general models."""
+    get_model("BPR")  # populates the registry
+    return sorted(name for name, entry in MODELS.items() if entry.kind == "general")
+
+
+def build_evaluator(config, dataset: GeneralDataset, split: str, user_field: str) -> TopKEvaluator:
+    """The valid/test evaluator the config describes."""
+    return TopKEvaluator(
+        dataset,
+        split,
+        config["topk"],
+        config["metrics"],
+        config["device"],
+        batch_size=config["eval_batch_size"],
+        user_field=user_field,
+        mask_valid=bool(config["mask_valid_in_test"]),
+        hit_normalised_ndcg=bool(config["legacy_hit_normalised_ndcg"]),
+        filter_cold_start=bool(config["filter_cold_start_users"]),
+    )
+
+
+def run_general(
+    model: str = "LightGCN",
+    dataset: str = DEFAULT_DATASET,
+    device: str | None = None,
+    epochs: int | None = None,
+    output_dir: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    props: Sequence[str | Path] = (),
+) -> dict[str, Any]:
+    """Train one general model on one dataset, select on validation, report test at the best validation epoch.
+
+    Args:
+        model: registered general model (``BPR``, ``LightGCN``, ``VBPR``, ``LATTICE``, ``FREEDOM`` ...).
+        dataset: dataset folder under ``data_path`` (default: the embedded ``ML100K_general``).
+        device: ``cpu``, ``cuda``, ``cuda:N``; default cuda when available.
+        epochs: maximum epochs (overrides the props).
+        output_dir: run folder; default ``runs/<model>-<dataset>-<time>``.
+        overrides: ``key: value`` config overrides (validated against the props).
+        props: extra props yaml files.
+
+    Returns:
+        The content of ``results.json``: valid/test metrics, best epoch, history, seconds per epoch, paths.
+    """
+    entry = get_model(model)
+    if entry.kind != "general":
+        raise ConfigError(f"{model} is a {entry.kind} model. Fix: use finetune.py, or one of {general_models()}")
+    flags: dict[str, Any] = {}
+    if device is not None:
+        flags["device"] = device
+    if epochs is not None:
+        flags["epochs"] = epochs
+    config = build_config(entry.cls, dataset, STAGE, props, {**(overrides or {}), **flags})
+    output_dir = Path(output_dir) if output_dir else default_output_dir(model, dataset)
+    logger = run_logger(output_dir)
+    init_seed(config["seed"], config["reproducibility"])
+
+    data = load_general_dataset(config)
+    fingerprint = data.fingerprint()
+    init_seed(config["seed"], config["reproducibility"])
+    net = entry.cls(config, data).to(config["device"])
+    trainable = count_trainable(net)
+    logger.info(f"{model} on {dataset}: {data.n_users} users, {data.n_items} items, rows "
+                f"{[len(data.splits[s]) for s in ('train', 'valid', 'test')]}, modalities {fingerprint['modalities']}; "
+                f"trainable parameters {trainable:,}")
+    atomic_write_json(output_dir / "config.json", dict(config.final_config_dict))
+
+    train_loader = BPRTrainLoader(
+        data,
+        config["train_batch_size"],
+        config["device"],
+        config["seed"],
+        fields=(net.USER_ID, net.ITEM_ID, net.NEG_ITEM_ID),
+        negatives=net.NEEDS_NEGATIVES,
+        sampler=config["train_sampler"],
+        neg_pool=config["neg_sample_pool"],
+    )
+    trainer = FinetuneTrainer(config, net, output_dir, checkpoint_meta={"data": fingerprint})
+    show = bool(config["show_progress"])
+    trainer.fit(train_loader, build_evaluator(config, data, "valid", net.USER_ID), show_progress=show)
+    if trainer.best_epoch is None:
+        raise ConfigError("no epoch was trained, so there is no model to test. Fix: epochs >= 1")
+    valid_result = trainer.best_valid_result
+    test_result = trainer.evaluate(build_evaluator(config, data, "test", net.USER_ID), load_best_model=True, show_progress=show)
+
+    legacy = bool(config["legacy_hit_normalised_ndcg"])
+    results = {
+        "model": model,
+        "dataset": dataset,
+        "metric_definition": "legacy hit-normalised NDCG (LATTICE/MMSSL)" if legacy else "standard (MMRec)",
+        "protocol": "full ranking over all items, training items masked"
+        + (", validation items masked at test" if config["mask_valid_in_test"] else "")
+        + "; test at the best validation epoch",
+        "best_epoch": trainer.best_epoch,
+        "epochs_run": len(trainer.history),
+        "trainable_parameters": trainable,
+        "data": fingerprint,
+        "valid": valid_result,
+        "test": test_result,
+        "seconds_per_epoch": _mean([h["train_seconds"] + h.get("pre_epoch_seconds", 0.0) for h in trainer.history]),
+        "valid_seconds": _mean([h.get("valid_seconds", 0.0) for h in trainer.history]),
+        "history": trainer.history,
+        "checkpoint": str(trainer.checkpoint_stem.with_suffix(".safetensors")),
+        "output_dir": str(output_dir),
+    }
+    write_results(output_dir / "results.json", results)
+    plot_curves(trainer.history, config["valid_metric"], output_dir / "curves.png")
+    title = f"{model} on {dataset}, best epoch {trainer.best_epoch}, {results['metric_definition']}"
+    logger.info(title + "\n" + metrics_table({"valid": valid_result, "test": test_result}))
+    logger.info(f"results: {output_dir / 'results.json'}; curves: {output_dir / 'curves.png'}")
+    return results
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
