@@ -9,7 +9,7 @@ from typing import Any
 
 from recbole.utils import init_seed
 
-from missrec.config import build_config
+from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config
 from missrec.data.general import BPRTrainLoader, GeneralDataset, load_general_dataset
 from missrec.data.general.ml100k import NAME as ML100K_GENERAL
 from missrec.errors import ConfigError
@@ -34,6 +34,17 @@ def general_models() -> list[str]:
     """Names of the registered general models."""
     get_model("BPR")  # populates the registry
     return sorted(name for name, entry in MODELS.items() if entry.kind == "general")
+
+
+def build_general_config(model_cls: type, dataset: str, props: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None):
+    """The config of a general run: ``general.yaml < <Model>.yaml < datasets/<dataset>.yaml < props < overrides``.
+
+    :func:`missrec.config.build_config` layers the model file *before* the stage file; re-applying the model and
+    dataset files after it lets a model change stage defaults (LATTICE's learning rate, MMSSL's user sampler and
+    batch size) and a dataset set model keys (ML100K_general's modality weights).
+    """
+    again = [PROPS_DIR / f"{model_cls.__name__}.yaml", DATASET_PROPS_DIR / f"{dataset}.yaml"]
+    return build_config(model_cls, dataset, STAGE, [*(p for p in again if p.is_file()), *props], overrides)
 
 
 def build_evaluator(config, dataset: GeneralDataset, split: str, user_field: str) -> TopKEvaluator:
@@ -83,7 +94,7 @@ def run_general(
         flags["device"] = device
     if epochs is not None:
         flags["epochs"] = epochs
-    config = build_config(entry.cls, dataset, STAGE, props, {**(overrides or {}), **flags})
+    config = build_general_config(entry.cls, dataset, props, {**(overrides or {}), **flags})
     output_dir = Path(output_dir) if output_dir else default_output_dir(model, dataset)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])

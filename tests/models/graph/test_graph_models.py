@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from missrec.config import build_config
 from missrec.data.general.synthetic import planted_dataset, write_mmrec_folder
 from missrec.errors import ConfigError
 from missrec.evaluation.general import TopKEvaluator
 from missrec.registry import get_model
-from missrec.runner_general import general_models, run_general
+from missrec.runner_general import build_general_config, general_models, run_general
 
 FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
 
@@ -55,7 +54,7 @@ def test_model_trains_two_epochs_and_beats_random(model, planted_dir, tmp_path):
 
 def build(model, data, **overrides):
     entry = get_model(model)
-    config = build_config(entry.cls, "planted", "general", (), {**FAST, **overrides})
+    config = build_general_config(entry.cls, "planted", (), {**FAST, **overrides})
     torch.manual_seed(0)
     return entry.cls(config, data)
 
@@ -155,3 +154,23 @@ def test_state_dict_holds_no_graph():
         state = build(model, data).state_dict()
         assert all(not t.is_sparse and t.layout == torch.strided for t in state.values())
         assert not any("adj" in k or "graph" in k for k in state)
+
+
+def test_general_props_layering():
+    lattice = get_model("LATTICE").cls
+    config = build_general_config(lattice, "ML100K_general")
+    assert config["learning_rate"] == 0.0005 and config["learning_rate_scheduler"] == [0.96, 50]  # model over stage
+    assert config["epochs"] == 1000 and config["valid_metric"] == "Recall@20"  # stage defaults
+    assert config["modality_weights"] == {"text": 0.9, "kg": 0.1}  # dataset over model
+    assert build_general_config(lattice, "ML100K_general", overrides={"learning_rate": 0.1})["learning_rate"] == 0.1
+
+
+def test_cli_lists_the_models_and_reports_errors_in_one_line(capsys):
+    from missrec.cli.train_graph import build_parser, main
+
+    text = build_parser().format_help()
+    assert all(name in text for name in ("BPR", "LightGCN", "VBPR", "LATTICE", "FREEDOM", "ML100K_general"))
+    assert main(["--model", "LightGCN", "--epochs", "1", "reg_wieght=0.1"]) == 2
+    assert "unknown config key 'reg_wieght'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="MISSRec is a sequential model"):
+        run_general("MISSRec")
