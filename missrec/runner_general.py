@@ -9,6 +9,7 @@ from typing import Any
 
 from recbole.utils import init_seed
 
+from missrec.compat import SafeConfig
 from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config
 from missrec.data.general import BPRTrainLoader, GeneralDataset, load_general_dataset
 from missrec.data.general.ml100k import NAME as ML100K_GENERAL
@@ -36,7 +37,9 @@ def general_models() -> list[str]:
     return sorted(name for name, entry in MODELS.items() if entry.kind == "general")
 
 
-def build_general_config(model_cls: type, dataset: str, props: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None):
+def build_general_config(
+    model_cls: type, dataset: str, props: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None
+) -> SafeConfig:
     """The config of a general run: ``general.yaml < <Model>.yaml < datasets/<dataset>.yaml < props < overrides``.
 
     :func:`missrec.config.build_config` layers the model file *before* the stage file; re-applying the model and

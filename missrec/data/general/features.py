@@ -25,7 +25,8 @@ def load_npy_features(path: str | Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as e:  # object arrays need pickle: refused
-        raise data_error(path, "a numeric .npy array", f"an unreadable or pickled array ({e})", "save it with np.save of a float array") from e
+        found = f"an unreadable or pickled array ({e})"
+        raise data_error(path, "a numeric .npy array", found, "save it with np.save of a float array") from e
     except OSError as e:
         raise data_error(path, "a .npy file", f"an unreadable file ({e})", "re-create it with np.save") from e
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):

@@ -44,7 +44,8 @@ def read_user_items(path: Path) -> np.ndarray:
         if not str(key).lstrip("-").isdigit() or not isinstance(values, list) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in values
         ):
-            raise data_error(path, 'integer user keys mapping to lists of integer item ids', f"entry {key!r}: {values!r}"[:120], "fix the entry")
+            found = f"entry {key!r}: {values!r}"[:120]
+            raise data_error(path, "integer user keys mapping to lists of integer item ids", found, "fix the entry")
         users.extend([int(key)] * len(values))
         items.extend(values)
     return np.stack([np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)], 1).reshape(-1, 2)

@@ -59,7 +59,7 @@ class GraphRecommender(AbstractRecommender):
             )
 
     # ---- training-side hooks -----------------------------------------------------------------------------------
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> GraphRecommender:
         """Switch mode and drop cached representations (they belong to the other mode or to old weights)."""
         self._scoring_cache = None
         return super().train(mode)

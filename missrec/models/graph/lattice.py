@@ -93,7 +93,7 @@ class LATTICE(GraphRecommender):
     def item_graph(self) -> torch.Tensor:
         return self.item_graph_schedule.get(self.build_item_graph)
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> LATTICE:
         self.item_graph_schedule.mark_stale()  # every evaluation and every epoch starts with a fresh graph
         return super().train(mode)
 
