@@ -117,10 +117,13 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+_NUMPY_NUMBER_CODES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}
+
+
 def _numpy_scalar(dtype: Any, data: Any) -> float | int | bool | None:
     """Decode a pickled numpy number (``best_valid_score`` in RecBole 1.0.1 checkpoints) if it is a plain one."""
     code = dtype.args[0] if isinstance(dtype, InertStub) and dtype.args else None
-    if not isinstance(code, str) or code not in {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"}:
+    if not isinstance(code, str) or code not in _NUMPY_NUMBER_CODES:
         return None
     order = dtype.state[1] if isinstance(dtype.state, tuple) and len(dtype.state) > 1 else "<"
     if order not in ("<", ">", "|", "="):
@@ -210,7 +213,11 @@ RECOMPUTED = {
     "interest_embeddings": "interest buffer: recomputed by interest discovery before every epoch",
 }
 LEGACY_MOE = "legacy MoE adaptor of an earlier internal version: the released MISSRec has none (spec §2.2)"
-MISSREC_RENAMES = (("text_adaptor.", "adaptors.text."), ("img_adaptor.", "adaptors.image."), ("fusion_factor", "fusion.fusion_factor"))
+MISSREC_RENAMES = (
+    ("text_adaptor.", "adaptors.text."),
+    ("img_adaptor.", "adaptors.image."),
+    ("fusion_factor", "fusion.fusion_factor"),
+)
 CONFIG_KEYS = (
     "model", "dataset", "train_stage", "hidden_size", "n_layers", "n_heads", "inner_size", "hidden_dropout_prob",
     "attn_dropout_prob", "hidden_act", "layer_norm_eps", "initializer_range", "MAX_ITEM_LIST_LENGTH", "temperature",

@@ -4,7 +4,6 @@ of malicious pickles, corrupt files, the converter and ``finetune.py -p <file.pt
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import pickle
@@ -52,7 +51,9 @@ SPEC_CONFIG = {
 
 
 # ---- building files in the authors' format -----------------------------------------------------------------------
-def original_state(hidden=300, heads=4, inner=256, max_len=50, text=512, image=512, n_items=None, seed=0) -> OrderedDict:
+def original_state(
+    hidden=300, heads=4, inner=256, max_len=50, text=512, image=512, n_items=None, seed=0
+) -> OrderedDict:
     """The released pre-training state dict (spec §1.3); with ``n_items``, a fine-tuning one (tables, buffers)."""
     torch.manual_seed(seed)
     trm = nn.Transformer(hidden, heads, 1, 1, inner, 0.5, "gelu", layer_norm_eps=1e-12, batch_first=True)
@@ -109,7 +110,8 @@ def write_original(path: Path, state: OrderedDict, final_config: dict, epoch: in
         for p in params:
             p.grad = torch.full_like(p, 1e-3)
         optimizer.step()
-        torch.save({"config": cfg, "epoch": epoch, "state_dict": state, "optimizer": optimizer.state_dict(), **extra}, path)
+        checkpoint = {"config": cfg, "epoch": epoch, "state_dict": state, "optimizer": optimizer.state_dict()}
+        torch.save({**checkpoint, **extra}, path)
     return path
 
 
@@ -164,7 +166,8 @@ def test_config_classes_become_inert_stubs_and_nothing_is_imported(spec_pth):
     assert final["device"].pickled_name == "torch.device" and final["device"].args == ("cuda", 0)
     assert final["MODEL_TYPE"].pickled_name == "recbole.utils.enum_type.ModelType" and final["MODEL_TYPE"].args == (2,)
     assert final["hidden_size"] == 300 and final["modal_type"] == "img_text"
-    assert raw["epoch"] == 99 and len(raw["optimizer"]["state"]) == sum(v.is_floating_point() for v in spec_pth[1].values())
+    assert raw["epoch"] == 99
+    assert len(raw["optimizer"]["state"]) == sum(v.is_floating_point() for v in spec_pth[1].values())
 
 
 def test_import_maps_every_key_and_keeps_every_value(spec_pth):
@@ -180,8 +183,9 @@ def test_import_maps_every_key_and_keeps_every_value(spec_pth):
         assert torch.equal(state[expected.get(key, key)], value)
     assert state["fusion.fusion_factor"].shape == ()
     assert meta["model"] == "MISSRec" and meta["epoch"] == 99
-    assert {k: meta["config"][k] for k in ("hidden_size", "plm_size", "img_size", "modal_type", "n_heads", "device")} == {
-        "hidden_size": 300, "plm_size": 512, "img_size": 512, "modal_type": "img_text", "n_heads": 4, "device": "cuda:0"}
+    read = {"hidden_size": 300, "plm_size": 512, "img_size": 512, "modal_type": "img_text", "n_heads": 4,
+            "device": "cuda:0"}
+    assert {k: meta["config"][k] for k in read} == read
     assert meta["source"]["entries"] == ["config", "epoch", "optimizer", "state_dict"]
     json.dumps(meta)  # the metadata is JSON as it is
 
@@ -194,7 +198,8 @@ def test_finetuning_checkpoint_drops_tables_buffers_and_legacy_moe(tmp_path):
     mapped, meta = import_checkpoint(path)
     assert sorted(meta["dropped"]) == ["img_embedding.weight", "img_interest_lookup_table", "interest_embeddings",
                                        "moe_adaptor.w_gate", "plm_embedding.weight", "plm_interest_lookup_table"]
-    assert "spec §2.2" in meta["dropped"]["moe_adaptor.w_gate"] and "rebuilt" in meta["dropped"]["plm_embedding.weight"]
+    assert "spec §2.2" in meta["dropped"]["moe_adaptor.w_gate"]
+    assert "rebuilt" in meta["dropped"]["plm_embedding.weight"]
     assert torch.equal(mapped["item_embedding.weight"], state["item_embedding.weight"])
     assert meta["epoch"] == 74 and meta["source"]["best_valid_score"] == 0.0742  # a numpy float64, decoded
 
@@ -202,7 +207,8 @@ def test_finetuning_checkpoint_drops_tables_buffers_and_legacy_moe(tmp_path):
 # ---- loading into MISSRec at the spec's sizes (§2.3) --------------------------------------------------------------
 @pytest.mark.parametrize("stage,new,trainable", [
     ("inductive_ft", ["interest_embeddings", "interest_lookup"], 308_401),
-    ("transductive_ft", ["interest_embeddings", "interest_lookup", "item_embedding.weight"], 308_401 + SCIENTIFIC_ITEMS * 300),
+    ("transductive_ft", ["interest_embeddings", "interest_lookup", "item_embedding.weight"],
+     308_401 + SCIENTIFIC_ITEMS * 300),
 ])  # fmt: skip
 def test_released_pretraining_checkpoint_into_missrec_at_spec_sizes(tiny_data, spec_pth, stage, new, trainable):
     path, original = spec_pth
@@ -211,7 +217,8 @@ def test_released_pretraining_checkpoint_into_missrec_at_spec_sizes(tiny_data, s
     assert report["missing"] == [] and report["unexpected"] == [] and report["shape_mismatch"] == []
     assert report["new_by_design"] == new and report["dropped"] == {}
     assert len(report["loaded"]) == 42 and count_trainable(model) == trainable
-    assert sorted(report["frozen"]) == sorted(["position_embedding.weight"] + [k for k in original if k.startswith("trm_model.")])
+    encoder = [k for k in original if k.startswith("trm_model.")]
+    assert sorted(report["frozen"]) == sorted(["position_embedding.weight", *encoder])
     assert torch.equal(model.adaptors["image"].weight, original["img_adaptor.weight"])
     assert model.fusion.fusion_factor.item() == pytest.approx(0.37)
     assert torch.equal(model.trm_model.decoder.norm.bias, original["trm_model.decoder.norm.bias"])
@@ -224,7 +231,8 @@ def test_a_300d_checkpoint_into_a_64d_model_names_the_settings(tiny_data, spec_p
         load_pretrained(model, spec_pth[0])
     msg = str(err.value)
     assert "position_embedding.weight: checkpoint (50, 300) vs model (20, 64)" in msg
-    assert "Fix: set hidden_size=300 MAX_ITEM_LIST_LENGTH=50 inner_size=256 n_heads=4 and use 512-d features for text, image" in msg
+    assert ("Fix: set hidden_size=300 MAX_ITEM_LIST_LENGTH=50 inner_size=256 n_heads=4 "
+            "and use 512-d features for text, image") in msg
     assert all(p.requires_grad for p in model.parameters())  # nothing was loaded or frozen
 
 
@@ -272,6 +280,20 @@ def test_malicious_pickles_are_refused_before_anything_runs(tmp_path, name):
     assert not marker.exists()
 
 
+def test_the_pre_zip_torch_format_is_read_and_guarded_the_same_way(tmp_path):
+    state = original_state(8, 2, 8, 4, 3, 3)
+    torch.save({"config": None, "epoch": 7, "state_dict": state}, tmp_path / "old.pth",
+               _use_new_zipfile_serialization=False)
+    mapped, meta = import_checkpoint(tmp_path / "old.pth")
+    assert meta["epoch"] == 7 and torch.equal(mapped["adaptors.image.bias"], state["img_adaptor.bias"])
+    marker = tmp_path / "pwned"
+    torch.save({"config": payloads(marker)["posix.system"], "state_dict": state}, tmp_path / "evil.pth",
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match="the global 'posix.system'"):
+        import_checkpoint(tmp_path / "evil.pth")
+    assert not marker.exists()
+
+
 def test_a_getattr_chain_is_refused(tmp_path):
     """``getattr(__import__('os'), 'system')('touch m')`` hand-written, as no object pickles to it."""
     marker = tmp_path / "pwned"
@@ -307,7 +329,8 @@ def test_truncated_corrupt_and_foreign_files_are_one_clear_error(tmp_path, spec_
     (tmp_path / "truncated.pth").write_bytes(blob[: len(blob) // 2])
     (tmp_path / "garbage.pth").write_bytes(b"\x00 not a checkpoint " * 100)
     for name in ("truncated.pth", "garbage.pth"):
-        with pytest.raises(CheckpointError, match=rf"{name}: not a readable PyTorch checkpoint \(.+\)\. Fix: re-download"):
+        readable = rf"{name}: not a readable PyTorch checkpoint \(.+\)\. Fix: re-download"
+        with pytest.raises(CheckpointError, match=readable):
             import_checkpoint(tmp_path / name)
     torch.save([torch.zeros(2)], tmp_path / "list.pth")
     with pytest.raises(CheckpointError, match=r"expected the authors' format .* found list"):

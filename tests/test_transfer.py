@@ -49,10 +49,14 @@ def authors_unisrec_state(hidden=300, inner=256, text=768, max_len=50, n_exps=8,
         for name in ("query", "key", "value", "dense"):
             state[p + f"multi_head_attention.{name}.weight"] = rand(hidden, hidden)
             state[p + f"multi_head_attention.{name}.bias"] = rand(hidden)
-        state[p + "multi_head_attention.LayerNorm.weight"], state[p + "multi_head_attention.LayerNorm.bias"] = rand(hidden), rand(hidden)
-        state[p + "feed_forward.dense_1.weight"], state[p + "feed_forward.dense_1.bias"] = rand(inner, hidden), rand(inner)
-        state[p + "feed_forward.dense_2.weight"], state[p + "feed_forward.dense_2.bias"] = rand(hidden, inner), rand(hidden)
-        state[p + "feed_forward.LayerNorm.weight"], state[p + "feed_forward.LayerNorm.bias"] = rand(hidden), rand(hidden)
+        shapes = {
+            "multi_head_attention.LayerNorm": ((hidden,), (hidden,)),
+            "feed_forward.dense_1": ((inner, hidden), (inner,)),
+            "feed_forward.dense_2": ((hidden, inner), (hidden,)),
+            "feed_forward.LayerNorm": ((hidden,), (hidden,)),
+        }
+        for name, (weight, bias) in shapes.items():
+            state[p + f"{name}.weight"], state[p + f"{name}.bias"] = rand(*weight), rand(*bias)
     state["LayerNorm.weight"], state["LayerNorm.bias"] = 1 + rand(hidden), rand(hidden)
     state["moe_adaptor.w_gate"], state["moe_adaptor.w_noise"] = rand(text, n_exps), rand(text, n_exps)
     for k in range(n_exps):
@@ -104,7 +108,8 @@ def test_read_pretrained_dispatches_on_the_suffix(tmp_path, unisrec_pth):
 
 
 def test_report_lists_missing_and_unexpected_keys_exactly(tiny_data, tmp_path):
-    source = build(MISSRec, tiny_data, 12, {"text": 6}, hidden_size=8, n_heads=2, inner_size=8, train_stage="inductive_ft")
+    source = build(MISSRec, tiny_data, 12, {"text": 6}, hidden_size=8, n_heads=2, inner_size=8,
+                   train_stage="inductive_ft")
     state = source.state_dict()
     del state["LayerNorm.bias"]
     state["moe_adaptor.w_gate"] = torch.zeros(6, 8)
@@ -119,12 +124,16 @@ def test_report_lists_missing_and_unexpected_keys_exactly(tiny_data, tmp_path):
 
 def test_a_checkpoint_of_another_model_is_refused(tiny_data, unisrec_pth):
     model = build(MISSRec, tiny_data, 12, {"text": 768}, hidden_size=300)
-    with pytest.raises(CheckpointError, match=r"holds a UniSRec checkpoint, which cannot initialise MISSRec\. Fix: fine-tune it with --model UniSRec"):
+    refusal = r"holds a UniSRec checkpoint, which cannot initialise MISSRec\. Fix: fine-tune it with --model UniSRec"
+    with pytest.raises(CheckpointError, match=refusal):
         load_pretrained(model, unisrec_pth[0])
 
 
 # ---- the authors' UniSRec checkpoint at the spec's sizes (§8.4) -------------------------------------------------
-@pytest.mark.parametrize("stage,new,ids", [("inductive_ft", [], 0), ("transductive_ft", ["item_embedding.weight"], SCIENTIFIC_ITEMS * 300)])
+@pytest.mark.parametrize("stage,new,ids", [
+    ("inductive_ft", [], 0),
+    ("transductive_ft", ["item_embedding.weight"], SCIENTIFIC_ITEMS * 300),
+])  # fmt: skip
 def test_authors_unisrec_checkpoint_into_unisrec(tiny_data, unisrec_pth, stage, new, ids):
     path, original = unisrec_pth
     model = build(UniSRec, tiny_data, SCIENTIFIC_ITEMS, {"text": 768, "image": 512}, train_stage=stage)
@@ -133,14 +142,16 @@ def test_authors_unisrec_checkpoint_into_unisrec(tiny_data, unisrec_pth, stage, 
     assert list(report["dropped"]) == ["plm_embedding.weight"] and len(report["loaded"]) == len(original) - 2
     assert count_trainable(model) == 8 * (768 + 768 * 300) + 2 * 768 * 8 + 600 + ids  # MoE + LN (+ E)
     assert torch.equal(model.moe_adaptor.experts[5].lin.weight, original["moe_adaptor.experts.5.lin.weight"])
-    assert torch.equal(model.trm_encoder.layer[1].feed_forward.dense_2.bias, original["trm_encoder.layer.1.feed_forward.dense_2.bias"])
+    ffn = model.trm_encoder.layer[1].feed_forward
+    assert torch.equal(ffn.dense_2.bias, original["trm_encoder.layer.1.feed_forward.dense_2.bias"])
     assert report["meta"]["epoch"] == 299 and report["meta"]["config"]["plm_size"] == 768
 
 
 def test_unisrec_checkpoint_into_a_small_model_names_the_settings(tiny_data, unisrec_pth):
     model = build(UniSRec, tiny_data, 20, {"text": 384}, hidden_size=64, inner_size=128, MAX_ITEM_LIST_LENGTH=20)
-    with pytest.raises(CheckpointError, match=r"Fix: set hidden_size=300 MAX_ITEM_LIST_LENGTH=50 inner_size=256 n_heads=2 "
-                                              r"and use 768-d features for text \(the sizes the checkpoint was trained with\)"):
+    hint = (r"Fix: set hidden_size=300 MAX_ITEM_LIST_LENGTH=50 inner_size=256 n_heads=2 "
+            r"and use 768-d features for text \(the sizes the checkpoint was trained with\)")
+    with pytest.raises(CheckpointError, match=hint):
         load_pretrained(model, unisrec_pth[0])
 
 
@@ -150,7 +161,9 @@ def test_unisrec_transfer_through_the_runner(tiny_data, in_tmp_cwd):
     second = run_finetune("UniSRec", "tiny", "transductive", pretrained=first["checkpoint"], epochs=1,
                           output_dir=in_tmp_cwd / "dst", overrides=tiny_overrides(tiny_data))
     transfer = second["transfer"]
-    assert transfer["missing"] == [] and transfer["unexpected"] == [] and transfer["new_by_design"] == ["item_embedding.weight"]
-    assert len(transfer["frozen"]) == 1 + 32 and all(k.startswith(("position_embedding.", "trm_encoder.")) for k in transfer["frozen"])
+    assert transfer["missing"] == [] and transfer["unexpected"] == []
+    assert transfer["new_by_design"] == ["item_embedding.weight"]
+    frozen = transfer["frozen"]
+    assert len(frozen) == 1 + 32 and all(k.startswith(("position_embedding.", "trm_encoder.")) for k in frozen)
     # MoE over the 16-d text (8 * (16 + 16*16) + 2 * 16*8) + input LN 2*16 + ID table 49*16
     assert second["trainable_parameters"] == 2432 + 32 + 49 * 16

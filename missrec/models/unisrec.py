@@ -74,6 +74,22 @@ class UniSRec(SASRec):
         return items
 
     # ---- sequence side ---------------------------------------------------------------------------------------------
+    def sequence_item_embeddings(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """``MoE(x)`` of every item of ``item_seq [B, L]`` -> ``[B, L, D]``.
+
+        In training every real position draws its own adaptor dropout and gate noise, as in the original (it is not
+        a row of the candidate table); padding positions are left at 0 rather than adapted, since under the causal,
+        padding-masked encoder they never reach a real position. In eval the adaptor is deterministic, so the rows
+        of the item table are the same numbers at a fraction of the cost.
+        """
+        if not self.training:
+            return self.moe_adaptor(self.text_features)[item_seq]
+        real = item_seq > 0
+        adapted = self.moe_adaptor(self.text_features[item_seq[real]])  # [n_real, D]
+        item_emb = adapted.new_zeros(*item_seq.shape, adapted.shape[-1])
+        item_emb[real] = adapted
+        return item_emb
+
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """Sequence representation ``s [B, D]`` (unnormalised) at the last real item.
 
@@ -81,8 +97,7 @@ class UniSRec(SASRec):
             item_seq: ``[B, L]`` item ids, oldest first, right-padded with 0.
             item_seq_len: ``[B]`` number of real items.
         """
-        # every position gets its own adaptor dropout and gate noise, as in the original (not a lookup of the table)
-        item_emb = self.moe_adaptor(self.text_features[item_seq])  # [B, L, D]
+        item_emb = self.sequence_item_embeddings(item_seq)  # [B, L, D]
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         tokens = item_emb + self.position_embedding(positions)
         if self.item_embedding is not None:

@@ -30,7 +30,9 @@ class WhiteningExpert(nn.Module):
         initializer_range: std of the normal init of ``W``.
     """
 
-    def __init__(self, input_size: int, output_size: int, dropout: float = 0.0, initializer_range: float = 0.02) -> None:
+    def __init__(
+        self, input_size: int, output_size: int, dropout: float = 0.0, initializer_range: float = 0.02
+    ) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.bias = nn.Parameter(torch.zeros(input_size))
