@@ -9,7 +9,8 @@ Read top to bottom, the forward pass is spec missrec.md §3 in order:
 5. ``s = normalize(out[last real item])``;
 6. candidate score: dynamic fusion of the per-modality cosines, plus the ID cosine in transductive mode:
    ``(cos(s, E_j) + M * fused_j) / (M + 1)`` (the original's ``(id + 2 mm) / 3`` for M = 2), divided by tau (§3.6);
-7. loss: CE over all items + gamma * R (§3.7).
+7. loss: CE over all items + gamma * R (§3.7); pre-training: in-batch L_SI on fused scores + lambda * L_SS between
+   a sequence and its augmented view + gamma * (R + R') (§3.7), see :meth:`MISSRec.pretrain_loss`.
 
 Deliberate differences from the released code: proper k-means (see :mod:`missrec.modules.kmeans`); the PAD
 column is excluded from the training softmax as it is at evaluation; any number of modalities.
@@ -23,8 +24,11 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
 from torch import nn
 
+from missrec.modules.augment import item_drop, word_drop_mask
 from missrec.modules.fusion import ModalityFusion
+from missrec.modules.inbatch import gather_no_grad, gather_with_grad, in_batch_cross_entropy, local_offset
 from missrec.modules.interests import Interests, discover_interests, interest_regulariser, interest_tokens
+from missrec.modules.kmeans import interest_count
 from missrec.registry import register_model
 
 TRAIN_STAGES = ("transductive_ft", "inductive_ft", "pretrain")
@@ -69,6 +73,9 @@ class MISSRec(SequentialRecommender):
         self.kmeans_iters = config["kmeans_iters"]
         self.kmeans_backend = config["kmeans_backend"]
         self.seed = config["seed"]
+        self.lam = config["lambda"]
+        self.item_drop_ratio = config["item_drop_ratio"]
+        self.item_drop_coefficient = config["item_drop_coefficient"]
         self.use_id = self.train_stage == "transductive_ft" and config["id_type"] != "none"
 
         self.position_embedding = nn.Embedding(self.max_seq_length, hidden)
@@ -94,6 +101,9 @@ class MISSRec(SequentialRecommender):
         # created after the init pass, as in the original: adaptors keep torch's default Linear init, fusion w = 0
         self.feature_tables = nn.ModuleDict({m: FeatureTable(f) for m, f in features.items()})
         self.adaptors = nn.ModuleDict({m: nn.Linear(f.shape[1], hidden) for m, f in features.items()})
+        # word-dropped text (.feat2CLS) for the pre-training augmentation, when the corpus has it
+        text_aug = getattr(dataset, "text_aug_features", None)
+        self.text_aug = FeatureTable(text_aug) if text_aug is not None and "text" in features else None
         self.fusion = ModalityFusion(config["item_mm_fusion"], self.n_items)
         self.register_buffer("interest_lookup", torch.zeros(len(features), self.n_items, dtype=torch.long))
         self.register_buffer("interest_embeddings", torch.zeros(1, hidden))
@@ -121,9 +131,18 @@ class MISSRec(SequentialRecommender):
     def interests_ready(self) -> bool:
         return self.interest_embeddings.shape[0] > 1
 
+    def allocate_interests(self) -> None:
+        """Zero interest buffers of their final shape (K follows from the item count), so that every process holds
+        buffers of the same shape before the main process's discovery is broadcast."""
+        k = interest_count(len(self.modalities) * (self.n_items - 1), self.interest_ratio)
+        device = self.interest_embeddings.device
+        self.interest_lookup = torch.zeros(len(self.modalities), self.n_items, dtype=torch.long, device=device)
+        self.interest_embeddings = torch.zeros(k + 1, self.hidden_size, device=device)
+
     @torch.no_grad()
     def discover_interests(self, epoch: int = 0) -> Interests:
-        """Re-cluster all items' current adapted embeddings and store the result in the interest buffers."""
+        """Re-cluster all items' current adapted embeddings and store the result in the interest buffers
+        (in place when the shapes match, so references held elsewhere, e.g. by DDP, stay valid)."""
         interests = discover_interests(
             self.modal_item_embeddings(),
             self.interest_ratio,
@@ -131,8 +150,12 @@ class MISSRec(SequentialRecommender):
             seed=self.seed + epoch,
             backend=self.kmeans_backend,
         )
-        self.interest_lookup = interests.lookup
-        self.interest_embeddings = interests.embeddings
+        for name, value in (("interest_lookup", interests.lookup), ("interest_embeddings", interests.embeddings)):
+            buffer = getattr(self, name)
+            if buffer.shape == value.shape:
+                buffer.copy_(value)
+            else:
+                setattr(self, name, value)
         return interests
 
     def pre_epoch(self, trainer) -> dict[str, float]:
@@ -150,7 +173,11 @@ class MISSRec(SequentialRecommender):
 
     # ---- sequence side ---------------------------------------------------------------------------------------------
     def forward(
-        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, modal_emb: torch.Tensor
+        self,
+        item_seq: torch.Tensor,
+        item_seq_len: torch.Tensor,
+        modal_emb: torch.Tensor,
+        token_delta: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sequence representation.
 
@@ -158,6 +185,7 @@ class MISSRec(SequentialRecommender):
             item_seq: ``[B, L]`` item ids, oldest first, right-padded with 0.
             item_seq_len: ``[B]`` number of real items.
             modal_emb: ``[M, n_items, D]`` from :meth:`modal_item_embeddings`.
+            token_delta: optional ``[B, L, D]`` added to the item tokens (word-drop augmentation).
 
         Returns:
             ``s [B, D]`` (L2-normalised) and the interest regulariser R (scalar).
@@ -168,6 +196,8 @@ class MISSRec(SequentialRecommender):
         tokens = modal_emb[:, item_seq].sum(0) + self.position_embedding(positions)  # [B, L, D]
         if self.use_id:
             tokens = tokens + self.item_embedding(item_seq)
+        if token_delta is not None:
+            tokens = tokens + token_delta
         tokens = self.dropout(self.LayerNorm(tokens))
 
         interest_ids, n_valid = interest_tokens(item_seq, self.interest_lookup)  # [B, Q], [B]
@@ -191,11 +221,61 @@ class MISSRec(SequentialRecommender):
         return score / self.temperature
 
     def calculate_loss(self, interaction) -> torch.Tensor:
+        if self.train_stage == "pretrain":
+            return self.pretrain_loss(interaction)["loss"]
         modal_emb = self.modal_item_embeddings()
         seq, reg = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], modal_emb)
         logits = self.score_items(seq, modal_emb)
         logits = logits.index_fill(1, logits.new_zeros(1, dtype=torch.long), float("-inf"))  # PAD is not an item
         return F.cross_entropy(logits, interaction[self.POS_ITEM_ID]) + self.gamma * reg
+
+    # ---- pre-training -------------------------------------------------------------------------------------------
+    def augment(
+        self, item_seq: torch.Tensor, lengths: torch.Tensor, modal_emb: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The augmented view: item drop with probability ``item_drop_coefficient`` per batch, else word drop
+        (only when word-dropped text features exist). Returns ``(ids, lengths, token_delta or None)``."""
+        if self.text_aug is None or torch.rand(()).item() < self.item_drop_coefficient:
+            aug_seq, aug_len = item_drop(item_seq, lengths, self.item_drop_ratio)
+            return aug_seq, aug_len, None
+        mask = word_drop_mask(lengths, item_seq.shape[1], self.item_drop_ratio)  # [B, L]
+        text = self.modalities.index("text")
+        dropped = self.adaptors["text"](self.text_aug.weight[item_seq])  # [B, L, D]
+        delta = mask.unsqueeze(-1) * (dropped - modal_emb[text, item_seq])
+        return item_seq, lengths, delta
+
+    def pretrain_loss(
+        self, interaction, gather_negatives: bool = True, mask_same_target: bool = False
+    ) -> dict[str, torch.Tensor]:
+        """L = L_SI + lambda * L_SS + gamma * (R + R') over in-batch candidates (spec §3.7).
+
+        L_SI scores each sequence against every target item of the (gathered) batch with the dynamic fusion of the
+        per-modality cosines; L_SS scores it against every augmented sequence. ``mask_same_target`` excludes
+        candidates that share the anchor's target item (UniSRec does, the original MISSRec does not).
+
+        Returns:
+            ``{"loss", "si", "ss", "reg"}`` (only ``loss`` carries gradients).
+        """
+        modal_emb = self.modal_item_embeddings()  # [M, n_items, D]
+        item_seq, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        target = interaction[self.POS_ITEM_ID]  # [B]
+        seq, reg = self.forward(item_seq, lengths, modal_emb)
+        aug_seq, aug_len, delta = self.augment(item_seq, lengths, modal_emb)
+        seq_aug, reg_aug = self.forward(aug_seq, aug_len, modal_emb, token_delta=delta)
+
+        gather = gather_with_grad if gather_negatives else (lambda t: t)
+        candidates = F.normalize(modal_emb[:, target], dim=-1).transpose(0, 1)  # [B, M, D]
+        all_candidates = gather(candidates).transpose(0, 1)  # [M, N, D]
+        all_targets = gather_no_grad(target) if gather_negatives else target  # [N]
+        offset = local_offset(seq.shape[0], gather_negatives)
+        same = target.unsqueeze(1) == all_targets.unsqueeze(0) if mask_same_target else None  # [B, N]
+
+        cosines = torch.einsum("bd,mnd->mbn", seq, all_candidates)  # [M, B, N]
+        si = in_batch_cross_entropy(self.fusion(cosines, item_index=all_targets) / self.temperature, offset, same)
+        ss = in_batch_cross_entropy(seq @ gather(seq_aug).T / self.temperature, offset, same)
+        regulariser = reg + reg_aug
+        loss = si + self.lam * ss + self.gamma * regulariser
+        return {"loss": loss, "si": si.detach(), "ss": ss.detach(), "reg": regulariser.detach()}
 
     def full_sort_predict(self, interaction) -> torch.Tensor:
         modal_emb = self.modal_item_embeddings()
