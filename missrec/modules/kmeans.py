@@ -1,8 +1,10 @@
 """K-means for interest discovery: faiss when importable (GPU build on CUDA tensors), else pure torch (CPU/CUDA).
 
 Both are proper Lloyd k-means over *all* points: k-means++ initial centroids (D^2 sampling; plain random init gets
-stuck with two centroids in one cluster), ``n_iter`` assignment/update rounds, an empty cluster is re-seeded with a
-real point (never left as a zero vector). This deliberately does not
+stuck with two centroids in one cluster) when that is cheap, random distinct points otherwise (``init="auto"``:
+k-means++ costs k sequential passes over the points, which at MISSRec's pre-training scale, 894k x 300 -> 17,879,
+reads ~18 TB of memory), ``n_iter`` assignment/update rounds, an empty cluster is re-seeded with a real point (never
+left as a zero vector). This deliberately does not
 reproduce the original MISSRec's torchpq behaviour (spec missrec.md §3.3: one effective pass, centroids replaced by
 their absolute values, empty clusters set to zero, far fewer distinct clusters than K).
 """
@@ -19,6 +21,8 @@ import numpy as np
 import torch
 
 BACKENDS = ("auto", "faiss", "torch")
+INITS = ("auto", "k-means++", "random")
+KMEANS_PP_MAX_WORK = 5e8  # init="auto": k-means++ while n_points * k stays below this
 
 
 @dataclass
@@ -43,7 +47,13 @@ def faiss_available() -> bool:
 
 
 def kmeans(
-    points: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, backend: str = "auto", n_init: int = 1
+    points: torch.Tensor,
+    k: int,
+    n_iter: int = 20,
+    seed: int = 0,
+    backend: str = "auto",
+    n_init: int = 1,
+    init: str = "auto",
 ) -> KMeansResult:
     """Cluster ``points`` ``[n, d]`` into ``k`` clusters.
 
@@ -54,16 +64,20 @@ def kmeans(
         seed: seed of the initial centroid draw.
         backend: ``auto`` (faiss if importable), ``faiss`` or ``torch``.
         n_init: independent restarts; the one with the lowest inertia (sum of squared distances) is kept.
+        init: ``k-means++``, ``random`` (distinct points) or ``auto`` (k-means++ when n * k < 5e8).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown k-means backend '{backend}'; choose one of {BACKENDS}")
     n = points.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"k-means needs 1 <= k <= n points, got k={k}, n={n}")
+    if init not in INITS:
+        raise ValueError(f"unknown k-means init '{init}'; choose one of {INITS}")
+    plus_plus = init == "k-means++" or (init == "auto" and n * k < KMEANS_PP_MAX_WORK)
     points = points.detach().float()
     if backend == "faiss" or (backend == "auto" and faiss_available()):
-        return _faiss_kmeans(points, k, n_iter, seed, n_init)
-    runs = [_torch_kmeans(points, k, n_iter, seed + i) for i in range(n_init)]
+        return _faiss_kmeans(points, k, n_iter, seed, n_init, plus_plus)
+    runs = [_torch_kmeans(points, k, n_iter, seed + i, plus_plus) for i in range(n_init)]
     return min(runs, key=lambda r: r.inertia)
 
 
@@ -87,7 +101,13 @@ def kmeans_plus_plus(points: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     return chosen
 
 
-def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: int) -> KMeansResult:
+def _initial_indices(points: torch.Tensor, k: int, seed: int, plus_plus: bool) -> torch.Tensor:
+    if plus_plus:
+        return kmeans_plus_plus(points, k, seed)
+    return torch.randperm(points.shape[0], generator=torch.Generator().manual_seed(seed))[:k].to(points.device)
+
+
+def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: int, plus_plus: bool) -> KMeansResult:
     import faiss
 
     x = np.ascontiguousarray(points.cpu().numpy(), dtype=np.float32)
@@ -106,7 +126,7 @@ def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: 
     best = None
     for run in range(n_init):
         km.seed = seed + run
-        km.train(x, init_centroids=x[kmeans_plus_plus(points, k, seed + run).cpu().numpy()])
+        km.train(x, init_centroids=x[_initial_indices(points, k, seed + run, plus_plus).cpu().numpy()])
         if best is None or km.obj[-1] < best[0]:
             best = (km.obj[-1], km.centroids.copy())
     km.centroids = best[1]
@@ -153,8 +173,8 @@ def assign(points: torch.Tensor, centroids: torch.Tensor, chunk_elems: int = 1 <
     return labels, dists
 
 
-def _torch_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int) -> KMeansResult:
-    centroids = points[kmeans_plus_plus(points, k, seed)].clone()
+def _torch_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, plus_plus: bool) -> KMeansResult:
+    centroids = points[_initial_indices(points, k, seed, plus_plus)].clone()
     for _ in range(n_iter):
         labels, dists = assign(points, centroids)
         counts = torch.bincount(labels, minlength=k)
