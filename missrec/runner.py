@@ -69,7 +69,7 @@ def run_finetune(
         model: registered model name (``MISSRec``, ``SASRec`` ...).
         dataset: dataset folder name under ``data_path``.
         mode: ``transductive`` (with item IDs) or ``inductive`` (without).
-        pretrained: checkpoint to transfer from (``.safetensors`` or its stem).
+        pretrained: checkpoint to transfer from: ours (``.safetensors`` or its stem) or the authors' ``.pth``.
         device: ``cpu``, ``cuda``, ``cuda:N``; default cuda when available.
         epochs: maximum epochs (overrides the props).
         output_dir: run folder; default ``runs/<model>-<dataset>-<mode>-<time>``.

@@ -24,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-d", "--dataset", default=DEFAULT_DATASET, help="dataset folder under data_path (default: %(default)s)")
     parser.add_argument("-mode", "--mode", default="transductive", choices=sorted(MODES), help="with item IDs (transductive) or without (default: %(default)s)")
-    parser.add_argument("-p", "--pretrained", default=None, help="pre-trained checkpoint (.safetensors) to transfer from")
-    parser.add_argument("--model", default="MISSRec", choices=sorted(MODELS), help="model (default: %(default)s)")
+    parser.add_argument("-p", "--pretrained", default=None, help="pre-trained checkpoint to transfer from: ours "
+                        "(.safetensors) or the authors' MISSRec/UniSRec .pth (read without unpickling code)")
+    sequential = sorted(name for name, entry in MODELS.items() if entry.kind == "sequential")
+    parser.add_argument("--model", default="MISSRec", choices=sequential, help="model (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: from the props)")
     parser.add_argument("--output", default=None, help="run folder (default: runs/<model>-<dataset>-<mode>-<time>)")

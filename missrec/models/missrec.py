@@ -52,6 +52,8 @@ class MISSRec(SequentialRecommender):
     """
 
     input_type = InputType.POINTWISE
+    # frozen by a transfer with fix_enc (spec §2.2): adaptors, input LayerNorm, fusion and the ID table keep training
+    transfer_frozen_prefixes = ("position_embedding.", "trm_model.")
 
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)

@@ -7,7 +7,9 @@ Read top to bottom, the forward pass is spec §8.1-§8.4 in order:
 2. sequence input ``dropout(LN(v_{s_l} + P_l [+ E_{s_l}]))``, with the item-ID table E in transductive mode (§8.2);
 3. RecBole's SASRec encoder under the causal (left-to-right) mask; ``s`` = its output at the last real item;
 4. candidate ``c_j = MoE(x_j) [+ E_j]``: the ID embedding is added *before* normalisation (§8.4);
-5. ``logits_j = cos(s, c_j) / tau`` and softmax cross-entropy over all items.
+5. ``logits_j = cos(s, c_j) / tau`` and softmax cross-entropy over all items;
+6. pre-training (§8.3): ``L_SI + lambda * L_SS`` over in-batch candidates, with the item-drop / word-drop views of
+   :mod:`missrec.modules.augment` and same-target false negatives excluded (the original set their logit to 0).
 
 Deliberate differences from the released code: the PAD column (item 0) is excluded from the training softmax, as
 at evaluation and as our MISSRec does (the original kept PAD as a candidate, embedded as ``MoE(0)``); the text
@@ -23,6 +25,8 @@ from recbole.utils import InputType
 
 from missrec.errors import ConfigError
 from missrec.modules.adaptors import MoEAdaptor
+from missrec.modules.augment import item_drop, word_drop_mask
+from missrec.modules.inbatch import gather_no_grad, gather_with_grad, in_batch_cross_entropy, local_offset
 from missrec.registry import register_model
 
 TRAIN_STAGES = ("transductive_ft", "inductive_ft", "pretrain")
@@ -62,6 +66,11 @@ class UniSRec(SASRec):
         text = features[self.text_modality].float()  # [n_items, d]
         # frozen and rebuilt from the dataset, so not part of the state dict
         self.register_buffer("text_features", text, persistent=False)
+        text_aug = getattr(dataset, "text_aug_features", None) if self.text_modality == "text" else None
+        self.register_buffer("text_aug_features", None if text_aug is None else text_aug.float(), persistent=False)
+        self.lam = config["lambda"]
+        self.item_drop_ratio = config["item_drop_ratio"]
+        self.item_drop_coefficient = config["item_drop_coefficient"]
         # created after SASRec's init pass, as in the original: the adaptor keeps its own init (§8.1)
         self.moe_adaptor = MoEAdaptor(text.shape[1], self.hidden_size, config["n_exps"], config["adaptor_dropout_prob"])
 
@@ -74,30 +83,37 @@ class UniSRec(SASRec):
         return items
 
     # ---- sequence side ---------------------------------------------------------------------------------------------
-    def sequence_item_embeddings(self, item_seq: torch.Tensor) -> torch.Tensor:
-        """``MoE(x)`` of every item of ``item_seq [B, L]`` -> ``[B, L, D]``.
+    def sequence_item_embeddings(self, item_seq: torch.Tensor, word_drop: torch.Tensor | None = None) -> torch.Tensor:
+        """``MoE(x)`` of every item of ``item_seq [B, L]`` -> ``[B, L, D]``; positions where ``word_drop [B, L]`` is
+        True read the word-dropped text instead (pre-training augmentation).
 
         In training every real position draws its own adaptor dropout and gate noise, as in the original (it is not
         a row of the candidate table); padding positions are left at 0 rather than adapted, since under the causal,
         padding-masked encoder they never reach a real position. In eval the adaptor is deterministic, so the rows
         of the item table are the same numbers at a fraction of the cost.
         """
-        if not self.training:
+        if not self.training and word_drop is None:
             return self.moe_adaptor(self.text_features)[item_seq]
         real = item_seq > 0
-        adapted = self.moe_adaptor(self.text_features[item_seq[real]])  # [n_real, D]
+        features = self.text_features[item_seq]  # [B, L, d]
+        if word_drop is not None:
+            features = torch.where(word_drop.unsqueeze(-1), self.text_aug_features[item_seq], features)
+        adapted = self.moe_adaptor(features[real])  # [n_real, D]
         item_emb = adapted.new_zeros(*item_seq.shape, adapted.shape[-1])
         item_emb[real] = adapted
         return item_emb
 
-    def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, word_drop: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Sequence representation ``s [B, D]`` (unnormalised) at the last real item.
 
         Args:
             item_seq: ``[B, L]`` item ids, oldest first, right-padded with 0.
             item_seq_len: ``[B]`` number of real items.
+            word_drop: optional ``[B, L]`` positions reading the word-dropped text (pre-training).
         """
-        item_emb = self.sequence_item_embeddings(item_seq)  # [B, L, D]
+        item_emb = self.sequence_item_embeddings(item_seq, word_drop)  # [B, L, D]
         positions = torch.arange(item_seq.shape[1], device=item_seq.device)
         tokens = item_emb + self.position_embedding(positions)
         if self.item_embedding is not None:
@@ -120,12 +136,38 @@ class UniSRec(SASRec):
         logits = logits.index_fill(1, logits.new_zeros(1, dtype=torch.long), float("-inf"))  # PAD is not an item
         return F.cross_entropy(logits, interaction[self.POS_ITEM_ID])
 
-    def pretrain_loss(self, interaction, gather_negatives: bool = True, mask_same_target: bool = True) -> dict:
-        """L_SI + lambda * L_SS over in-batch negatives (spec §8.3): not part of this model yet."""
-        raise NotImplementedError(
-            "UniSRec's pre-training objective (spec missrec.md §8.3) is not implemented; fine-tune with "
-            "train_stage transductive_ft or inductive_ft"
-        )
+    def pretrain_loss(
+        self, interaction, gather_negatives: bool = True, mask_same_target: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """L = L_SI + lambda * L_SS over in-batch candidates (spec §8.3).
+
+        L_SI scores each sequence against the MoE embeddings of every target item of the (gathered) batch; L_SS
+        against every augmented sequence (item drop with probability ``item_drop_coefficient`` per batch, else
+        word drop when word-dropped text exists). ``mask_same_target`` excludes candidates that share the anchor's
+        target item.
+
+        Returns:
+            ``{"loss", "si", "ss", "reg"}`` (only ``loss`` carries gradients; UniSRec has no regulariser).
+        """
+        item_seq, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        target = interaction[self.POS_ITEM_ID]  # [B]
+        seq = F.normalize(self.forward(item_seq, lengths), dim=-1)
+        if self.text_aug_features is None or torch.rand(()).item() < self.item_drop_coefficient:
+            aug_seq, aug_len = item_drop(item_seq, lengths, self.item_drop_ratio)
+            seq_aug = self.forward(aug_seq, aug_len)
+        else:
+            seq_aug = self.forward(item_seq, lengths, word_drop_mask(lengths, item_seq.shape[1], self.item_drop_ratio))
+        seq_aug = F.normalize(seq_aug, dim=-1)
+
+        gather = gather_with_grad if gather_negatives else (lambda t: t)
+        candidates = gather(F.normalize(self.moe_adaptor(self.text_features[target]), dim=-1))  # [N, D]
+        all_targets = gather_no_grad(target) if gather_negatives else target  # [N]
+        offset = local_offset(seq.shape[0], gather_negatives)
+        same = target.unsqueeze(1) == all_targets.unsqueeze(0) if mask_same_target else None  # [B, N]
+        si = in_batch_cross_entropy(seq @ candidates.T / self.temperature, offset, same)
+        ss = in_batch_cross_entropy(seq @ gather(seq_aug).T / self.temperature, offset, same)
+        loss = si + self.lam * ss
+        return {"loss": loss, "si": si.detach(), "ss": ss.detach(), "reg": torch.zeros((), device=loss.device)}
 
     def full_sort_predict(self, interaction) -> torch.Tensor:
         seq = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])

@@ -216,11 +216,22 @@ def test_one_text_modality_is_read_and_named_by_a_key(tiny_data):
         small(tiny_data, dims={"kg": 4, "image": 5})
 
 
-def test_pretrain_stage_has_no_ids_and_no_objective_yet(tiny_data):
+def test_pretrain_objective_by_hand_without_augmentation_noise(tiny_data):
+    """Pre-training has no item IDs; L_SI is in-batch CE of cos(s, MoE(x_target)) / tau, same targets excluded."""
+    import torch.nn.functional as F
+
     model = small(tiny_data, "pretrain")
     assert model.item_embedding is None
-    with pytest.raises(NotImplementedError, match="§8.3"):
-        model.calculate_loss(batch([[1, 2, 0]], [2], [3]))
+    model.eval()  # deterministic adaptor and encoder, so the hand computation below sees the same numbers
+    inter = batch([[1, 2, 0], [3, 4, 5], [6, 0, 0]], [2, 3, 1], [3, 3, 7])
+    parts = model.pretrain_loss(inter, gather_negatives=True, mask_same_target=True)
+    seq = F.normalize(model.forward(inter["item_id_list"], inter["item_length"]), dim=-1)
+    cand = F.normalize(model.moe_adaptor(model.text_features[inter["item_id"]]), dim=-1)
+    logits = seq @ cand.T / 0.07
+    logits[0, 1] = logits[1, 0] = float("-inf")  # rows 0 and 1 share target 3
+    expected = torch.nn.functional.cross_entropy(logits, torch.arange(3))
+    assert parts["si"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert parts["loss"].item() == pytest.approx((parts["si"] + 1e-3 * parts["ss"]).item(), rel=1e-5)
 
 
 # ---- end to end --------------------------------------------------------------------------------------------------

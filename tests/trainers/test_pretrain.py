@@ -116,3 +116,22 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert ours.keys() == ref.keys()
     for key in ref:
         assert torch.equal(ours[key], ref[key]), key
+
+
+def test_unisrec_pretrains_and_transfers(tmp_path):
+    data = make_corpus(tmp_path)
+    history = run_pretrain("UniSRec", "AB", epochs=2, output_dir=tmp_path / "run", checkpoint_dir=tmp_path / "saved",
+                           overrides=overrides(data, save_step=1, learning_rate=0.005), cpu=True)
+    assert len(history) == 2 and "interest_clusters" not in history[0]
+    state, meta = load_checkpoint(tmp_path / "saved" / "UniSRec-AB-2")
+    assert meta["model"] == "UniSRec" and any(k.startswith("moe_adaptor.") for k in state)
+    assert not any(k.startswith("item_embedding") for k in state)  # pre-training has no item IDs
+
+    from missrec.runner import run_finetune
+
+    results = run_finetune("UniSRec", "DomA", "inductive", pretrained=tmp_path / "saved" / "UniSRec-AB-2", epochs=1,
+                           output_dir=tmp_path / "ft", overrides={**PRETRAIN_TINY, "data_path": str(data / "domains"),
+                                                                  "device": "cpu", "train_batch_size": 32})
+    transfer = results["transfer"]
+    assert transfer["missing"] == [] and transfer["unexpected"] == []
+    assert all(k.startswith(("position_embedding.", "trm_encoder.")) for k in transfer["frozen"])
