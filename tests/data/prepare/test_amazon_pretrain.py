@@ -74,6 +74,17 @@ def test_features_are_linked_after_the_domains_get_them(root, tmp_path, capsys):
     assert check_folder(corpus) == []
 
 
+def test_the_features_record_is_not_taken_for_a_feature_file(root, tmp_path, capsys):
+    """`amazon features` writes <ds>.features.json beside <ds>.feat1CLS: only .feat<tag> files are features."""
+    for name, n_items in (("Alpha", 10), ("Beta", 8)):
+        write_feature_file(root / name / f"{name}.feat1CLS", np.zeros((n_items, 2), dtype=np.float32))
+        (root / name / f"{name}.features.json").write_text("{}")
+        refresh_manifest(root / name)
+    assert main(["pretrain", "--domains", DOMAINS, "--raw-dir", str(tmp_path / "raw"), "--out", str(root)]) == 0
+    corpus = root / "AB_mm_full"
+    assert (corpus / "Alpha.feat1CLS").exists() and not (corpus / "Alpha.features.json").exists()
+
+
 def test_missing_domain_folder_without_raw_files(tmp_path, capsys):
     assert main(["pretrain", "--domains", "Alpha", "--out", str(tmp_path)]) == 2
     assert "pass --raw-dir" in capsys.readouterr().err

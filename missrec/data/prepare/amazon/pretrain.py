@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -43,8 +44,9 @@ def short_name(domains: Sequence[str]) -> str:
 
 def domain_files(domain: BenchmarkFolder) -> list[Path]:
     """The files of a domain folder that the corpus exposes: its feature files, id maps and text."""
-    prefix = f"{domain.name}."
-    features = [p for p in domain.path.iterdir() if p.name.startswith(prefix + "feat") and p.is_file()]
+    # feature files are <ds>.feat<tag> (feat1CLS, feat3CLS, featKG ...); <ds>.features.json is their record, not one
+    pattern = re.compile(re.escape(f"{domain.name}.") + r"feat[0-9A-Za-z]+")
+    features = [p for p in domain.path.iterdir() if pattern.fullmatch(p.name) and p.is_file()]
     return sorted(features + [domain.file(s) for s in DOMAIN_FILES if domain.file(s).is_file()])
 
 
