@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,37 @@ from typing import Any
 from tabulate import tabulate
 
 from missrec.io_utils import atomic_open, atomic_write_json
+from missrec.logging_utils import get_logger
+
+
+def default_run_dir(*parts: str) -> Path:
+    """``runs/<part>-<part>-...-<timestamp>`` under the working directory."""
+    return Path("runs") / "-".join([*parts, time.strftime("%Y%m%d-%H%M%S")])
+
+
+def mean(values: Sequence[float]) -> float:
+    """Arithmetic mean, 0 for no values."""
+    return sum(values) / len(values) if values else 0.0
+
+
+def trainer_summary(trainer) -> dict[str, Any]:
+    """What every results.json says about training: best epoch, epochs run, history, checkpoint."""
+    return {
+        "best_epoch": trainer.best_epoch,
+        "epochs_run": len(trainer.history),
+        "history": trainer.history,
+        "checkpoint": str(trainer.checkpoint_stem.with_suffix(".safetensors")),
+    }
+
+
+def finish_run(results: Mapping[str, Any], valid_metric: str, title: str) -> None:
+    """Write ``results.json`` and ``curves.png`` into ``results["output_dir"]`` and log the metrics table."""
+    out = Path(results["output_dir"])
+    write_results(out / "results.json", results)
+    plot_curves(results["history"], valid_metric, out / "curves.png")
+    logger = get_logger()
+    logger.info(title + "\n" + metrics_table({"valid": results["valid"], "test": results["test"]}))
+    logger.info(f"results: {out / 'results.json'}; curves: {out / 'curves.png'}")
 
 
 def metrics_table(results: Mapping[str, Mapping[str, float]], digits: int = 4) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,12 @@ from missrec.evaluation.sequential import NextItemEvaluator
 from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import get_model
-from missrec.reporting import metrics_table, plot_curves, write_results
+from missrec.reporting import default_run_dir, finish_run, mean, trainer_summary
 from missrec.trainers.finetune import FinetuneTrainer
 from missrec.transfer import count_trainable, load_pretrained
 
 MODES = {"transductive": "transductive_ft", "inductive": "inductive_ft"}
 DEFAULT_DATASET = ml100k.NAME
-
-
-def default_output_dir(model: str, dataset: str, mode: str) -> Path:
-    """``runs/<model>-<dataset>-<mode>-<timestamp>`` under the working directory."""
-    return Path("runs") / f"{model}-{dataset}-{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def data_fingerprint(dataset: MultimodalSequentialDataset) -> dict[str, Any]:
@@ -90,7 +84,7 @@ def run_finetune(
     if epochs is not None:
         flags["epochs"] = epochs
     config = build_config(entry.cls, dataset, "finetune", props, {**(overrides or {}), **flags})
-    output_dir = Path(output_dir) if output_dir else default_output_dir(model, dataset, mode)
+    output_dir = Path(output_dir) if output_dir else default_run_dir(model, dataset, mode)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
     ensure_dataset(config)
@@ -132,24 +126,14 @@ def run_finetune(
         "pretrained": str(pretrained) if pretrained else None,
         "metric_definition": "legacy @K+1 (MISSRec's vendored RecBole)" if config["legacy_topk_offset"] else "standard @K",
         "protocol": "full ranking over all items, history not masked, PAD excluded, ties counted against the target",
-        "best_epoch": trainer.best_epoch,
-        "epochs_run": len(trainer.history),
         "trainable_parameters": trainable,
         "valid": valid_result,
         "test": test_result,
-        "train_seq_per_s": _mean([h["train_seq_per_s"] for h in trainer.history[1:] or trainer.history]),
-        "history": trainer.history,
+        "train_seq_per_s": mean([h["train_seq_per_s"] for h in trainer.history[1:] or trainer.history]),
         "transfer": {k: v for k, v in transfer.items() if k != "meta"} if transfer else None,
-        "checkpoint": str(trainer.checkpoint_stem.with_suffix(".safetensors")),
+        **trainer_summary(trainer),
         "output_dir": str(output_dir),
     }
-    write_results(output_dir / "results.json", results)
-    plot_curves(trainer.history, config["valid_metric"], output_dir / "curves.png")
     title = f"{model} ({mode}) on {dataset}, best epoch {trainer.best_epoch}, {results['metric_definition']}"
-    logger.info(title + "\n" + metrics_table({"valid": valid_result, "test": test_result}))
-    logger.info(f"results: {output_dir / 'results.json'}; curves: {output_dir / 'curves.png'}")
+    finish_run(results, config["valid_metric"], title)
     return results
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,12 @@ from missrec.evaluation.general import TopKEvaluator
 from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import MODELS, get_model
-from missrec.reporting import metrics_table, plot_curves, write_results
+from missrec.reporting import default_run_dir, finish_run, mean, trainer_summary
 from missrec.trainers.finetune import FinetuneTrainer
 from missrec.transfer import count_trainable
 
 DEFAULT_DATASET = ML100K_GENERAL
 STAGE = "general"
-
-
-def default_output_dir(model: str, dataset: str) -> Path:
-    """``runs/<model>-<dataset>-<timestamp>`` under the working directory."""
-    return Path("runs") / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def general_models() -> list[str]:
@@ -98,7 +92,7 @@ def run_general(
     if epochs is not None:
         flags["epochs"] = epochs
     config = build_general_config(entry.cls, dataset, props, {**(overrides or {}), **flags})
-    output_dir = Path(output_dir) if output_dir else default_output_dir(model, dataset)
+    output_dir = Path(output_dir) if output_dir else default_run_dir(model, dataset)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
 
@@ -138,25 +132,15 @@ def run_general(
         "protocol": "full ranking over all items, training items masked"
         + (", validation items masked at test" if config["mask_valid_in_test"] else "")
         + "; test at the best validation epoch",
-        "best_epoch": trainer.best_epoch,
-        "epochs_run": len(trainer.history),
         "trainable_parameters": trainable,
         "data": fingerprint,
         "valid": valid_result,
         "test": test_result,
-        "seconds_per_epoch": _mean([h["train_seconds"] + h.get("pre_epoch_seconds", 0.0) for h in trainer.history]),
-        "valid_seconds": _mean([h.get("valid_seconds", 0.0) for h in trainer.history]),
-        "history": trainer.history,
-        "checkpoint": str(trainer.checkpoint_stem.with_suffix(".safetensors")),
+        "seconds_per_epoch": mean([h["train_seconds"] + h.get("pre_epoch_seconds", 0.0) for h in trainer.history]),
+        "valid_seconds": mean([h.get("valid_seconds", 0.0) for h in trainer.history]),
+        **trainer_summary(trainer),
         "output_dir": str(output_dir),
     }
-    write_results(output_dir / "results.json", results)
-    plot_curves(trainer.history, config["valid_metric"], output_dir / "curves.png")
     title = f"{model} on {dataset}, best epoch {trainer.best_epoch}, {results['metric_definition']}"
-    logger.info(title + "\n" + metrics_table({"valid": valid_result, "test": test_result}))
-    logger.info(f"results: {output_dir / 'results.json'}; curves: {output_dir / 'curves.png'}")
+    finish_run(results, config["valid_metric"], title)
     return results
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0

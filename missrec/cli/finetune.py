@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
+from missrec.cli.common import add_run_options, run_reporting_errors
 from missrec.config import parse_overrides
-from missrec.errors import MissrecError
 from missrec.registry import MODELS, get_model
 from missrec.runner import DEFAULT_DATASET, MODES, run_finetune
 
@@ -22,35 +21,25 @@ def build_parser() -> argparse.ArgumentParser:
         "  python finetune.py -d Scientific_mm_full --device cuda legacy_topk_offset=true",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-d", "--dataset", default=DEFAULT_DATASET, help="dataset folder under data_path (default: %(default)s)")
+    add_run_options(parser, DEFAULT_DATASET, "run folder (default: runs/<model>-<dataset>-<mode>-<time>)")
     parser.add_argument("-mode", "--mode", default="transductive", choices=sorted(MODES), help="with item IDs (transductive) or without (default: %(default)s)")
     parser.add_argument("-p", "--pretrained", default=None, help="pre-trained checkpoint to transfer from: ours "
                         "(.safetensors) or the authors' MISSRec/UniSRec .pth (read without unpickling code)")
     sequential = sorted(name for name, entry in MODELS.items() if entry.kind == "sequential")
     parser.add_argument("--model", default="MISSRec", choices=sequential, help="model (default: %(default)s)")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: from the props)")
-    parser.add_argument("--output", default=None, help="run folder (default: runs/<model>-<dataset>-<mode>-<time>)")
-    parser.add_argument("--props", nargs="*", default=[], help="extra props yaml files, applied after the defaults")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. learning_rate=0.0005 topk=[10,20]")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        run_finetune(
-            model=args.model,
-            dataset=args.dataset,
-            mode=args.mode,
-            pretrained=args.pretrained,
-            device=args.device,
-            epochs=args.epochs,
-            output_dir=args.output,
-            overrides=parse_overrides(args.overrides),
-            props=args.props,
-        )
-    except MissrecError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_reporting_errors(lambda: run_finetune(
+        model=args.model,
+        dataset=args.dataset,
+        mode=args.mode,
+        pretrained=args.pretrained,
+        device=args.device,
+        epochs=args.epochs,
+        output_dir=args.output,
+        overrides=parse_overrides(args.overrides),
+        props=args.props,
+    ))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
+from missrec.cli.common import add_run_options, run_reporting_errors
 from missrec.config import parse_overrides
-from missrec.errors import MissrecError
 from missrec.runner_pretrain import DEFAULT_CORPUS, run_pretrain
 
 
@@ -21,23 +20,20 @@ def build_parser() -> argparse.ArgumentParser:
         "  python ddp_pretrain.py --cpu                                   # one process",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-d", "--dataset", default=DEFAULT_CORPUS, help="corpus folder under data_path (default: %(default)s)")
+    add_run_options(parser, DEFAULT_CORPUS, "run folder: resumable state, log, TensorBoard (default: runs/pretrain-<model>-<corpus>)", device=False)
     parser.add_argument("--model", default="MISSRec", help="model with a pre-training objective (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=None, help="pre-training epochs (default: pretrain_epochs in the props)")
-    parser.add_argument("--output", default=None, help="run folder: resumable state, log, TensorBoard (default: runs/pretrain-<model>-<corpus>)")
     parser.add_argument("--checkpoint-dir", default=None, help="where checkpoints go (default: saved/)")
     parser.add_argument("--resume", action="store_true", help="continue from the state saved in --output")
     parser.add_argument("--cpu", action="store_true", help="run on CPU even when a GPU is present")
     parser.add_argument("--local-negatives", action="store_true", help="keep in-batch negatives per process (gather_negatives=false)")
     parser.add_argument("--mask-same-target", action="store_true", help="exclude in-batch candidates with the anchor's target item")
-    parser.add_argument("--props", nargs="*", default=[], help="extra props yaml files")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train_batch_size=1024")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def run() -> None:
         overrides = parse_overrides(args.overrides)
         if args.local_negatives:
             overrides["gather_negatives"] = False
@@ -46,7 +42,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_pretrain(model=args.model, dataset=args.dataset, epochs=args.epochs, output_dir=args.output,
                      checkpoint_dir=args.checkpoint_dir, overrides=overrides, props=args.props, resume=args.resume,
                      cpu=args.cpu)
-    except MissrecError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_reporting_errors(run)
