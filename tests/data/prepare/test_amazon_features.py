@@ -138,3 +138,23 @@ def test_built_folder_loads_in_the_sequential_dataset(alpha):
     assert not loaded[0].any()  # [PAD]
     for internal, token in enumerate(data.field2id_token["item_id"][1:], 1):
         np.testing.assert_array_equal(loaded[internal], text[int(token)])
+
+
+def test_built_folders_train_missrec_and_a_graph_model(alpha, tmp_path):
+    """The whole pipeline feeds both model families: MISSRec on the benchmark folder, FREEDOM on its MMRec export."""
+    from missrec.data.prepare.amazon.mmrec import export_mmrec
+    from missrec.runner import run_finetune
+    from missrec.runner_general import run_general
+    from tests.conftest import tiny_overrides
+
+    encode_texts(alpha, LengthText(), show_progress=False)
+    encode_images(alpha, MeanColour(), alpha.parent.parent / "images", show_progress=False)
+    seq = run_finetune("MISSRec", alpha.name, "transductive", epochs=1, output_dir=tmp_path / "seq",
+                       overrides=tiny_overrides(alpha.parent))
+    assert seq["epochs_run"] == 1 and 0.0 <= seq["test"]["hit@10"] <= 1.0
+    assert seq["history"][0]["interest_clusters"] == 10  # ceil(0.5 * 2 modalities * 10 items)
+
+    export_mmrec(alpha, tmp_path / "mmrec" / "alpha")
+    graph = run_general("FREEDOM", "alpha", device="cpu", epochs=1, output_dir=tmp_path / "graph",
+                        overrides={"data_path": str(tmp_path / "mmrec"), "knn_k": 3})
+    assert graph["epochs_run"] == 1 and graph["data"]["modalities"] == {"image": 3, "text": 3}
