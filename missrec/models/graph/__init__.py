@@ -5,7 +5,7 @@ Every model follows :class:`missrec.models.graph.base.GraphRecommender` (see its
 
 from missrec.models.graph import bpr, freedom, lattice, lightgcn, vbpr  # noqa: F401
 from missrec.models.graph import bm3, grcn, micro, sgfd  # noqa: F401
-from missrec.models.graph import mmssl  # noqa: F401
+from missrec.models.graph import mmssl, sea  # noqa: F401
 from missrec.models.graph.base import GraphRecommender
 
 __all__ = ["GraphRecommender"]

@@ -18,7 +18,7 @@ Per training batch (users b, one positive and one negative each):
   ``r_u = norm(softmax(R_u + log_log_scale g / real_data_tau) + ui_pre_scale s_u)`` (``g`` Gumbel noise, ``s_u``
   the same prediction from the final ``U``, ``I``; the released precedence, only the noise is divided by tau);
 * **discriminator step** (WGAN-GP, its own Adam): ``-mean D(r) + mean D(s^m) + gp_rate 0.3 GP``;
-* generator loss ``BPR + reg_weight 1/2 (|u|^2 + |i+|^2 + |i-|^2) / B + feat_reg_decay 1/2 sum |U^f|^2 + |I^f|^2 / I
+* generator loss ``BPR + decay 1/2 (|u|^2 + |i+|^2 + |i-|^2) / B + feat_reg_decay 1/2 sum |U^f|^2 + |I^f|^2 / I
   + cl_rate sum_m GRACE(U^id_m[b], U[b]; tau) + G_rate (-mean D(s^m))``;
 * the modality graphs are regenerated from ``s^m`` (:meth:`ModalityGraphs.observe`).
 
@@ -74,7 +74,7 @@ class MMSSL(GraphRecommender):
 
     Args:
         config: ``embedding_size``, ``n_layers``, ``n_feat_layers``, ``drop_rate``, ``head_num``, ``id_cat_rate``,
-            ``model_cat_rate``, ``reg_weight``, ``feat_reg_decay``, ``cl_rate``, ``tau``, ``G_rate``, ``D_lr``,
+            ``model_cat_rate``, ``decay``, ``feat_reg_decay``, ``cl_rate``, ``tau``, ``G_rate``, ``D_lr``,
             ``D_betas``, ``D_dropouts``, ``D_leaky_slope``, ``gp_rate``, ``log_log_scale``, ``real_data_tau``,
             ``ui_pre_scale``, ``m_topk_rate``, ``regenerate_every``, ``legacy_modality_graphs`` (+ the base keys).
         dataset: the general dataset with at least one modality.
@@ -89,7 +89,7 @@ class MMSSL(GraphRecommender):
         self.n_feat_layers = int(config["n_feat_layers"])
         self.id_cat_rate = float(config["id_cat_rate"])
         self.model_cat_rate = float(config["model_cat_rate"])
-        self.reg_weight = float(config["reg_weight"])
+        self.decay = float(config["decay"])
         self.feat_reg_decay = float(config["feat_reg_decay"])
         self.cl_rate = float(config["cl_rate"])
         self.tau = float(config["tau"])
@@ -219,7 +219,7 @@ class MMSSL(GraphRecommender):
 
         u, i, j = out.users[users], out.items[pos], out.items[neg]  # [B, d]
         bpr = bpr_loss((u * i).sum(-1), (u * j).sum(-1))
-        bpr = bpr + self.reg_weight * l2_regulariser(u, i, j, style="half_squared")
+        bpr = bpr + self.decay * l2_regulariser(u, i, j, style="half_squared")
         feat_reg = self.feat_reg_decay * l2_regulariser(
             *out.feat_items, *out.feat_users, style="half_squared", denominator=self.n_items
         )
