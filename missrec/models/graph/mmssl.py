@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from missrec.data.general.dataset import GeneralDataset
+from missrec.errors import ConfigError
 from missrec.evaluation.general import gather_rows
 from missrec.models.graph.base import GraphRecommender
 from missrec.models.graph.common import train_edges
@@ -59,7 +60,7 @@ GP_SCALE = 0.3  # the released gradient penalty is 0.3 * mean((|grad| - 1)^2), t
 
 @dataclass
 class MMSSLOutputs:
-    """What one forward produces. ``U = M`` modalities; shapes ``[U, d]`` / ``[I, d]``."""
+    """What one forward produces: final ``users [U, d]``, ``items [I, d]``; the lists hold one entry per modality."""
 
     users: torch.Tensor
     items: torch.Tensor
@@ -87,6 +88,10 @@ class MMSSL(GraphRecommender):
         d = self.embedding_size
         self.n_layers = int(config["n_layers"])
         self.n_feat_layers = int(config["n_feat_layers"])
+        if self.n_layers < 1 or self.n_feat_layers < 1:
+            raise ConfigError(
+                f"MMSSL needs n_layers >= 1 and n_feat_layers >= 1, found {self.n_layers} and {self.n_feat_layers}"
+            )
         self.id_cat_rate = float(config["id_cat_rate"])
         self.model_cat_rate = float(config["model_cat_rate"])
         self.decay = float(config["decay"])
@@ -223,6 +228,7 @@ class MMSSL(GraphRecommender):
         feat_reg = self.feat_reg_decay * l2_regulariser(
             *out.feat_items, *out.feat_users, style="half_squared", denominator=self.n_items
         )
-        contrastive = sum(info_nce(z[users], out.users[users], self.tau, intra_view_negatives=True) for z in out.id_users)
+        anchor = out.users[users]
+        contrastive = sum(info_nce(z[users], anchor, self.tau, intra_view_negatives=True) for z in out.id_users)
         generator = -self.discriminator(torch.cat(fake)).mean() if self.g_rate > 0 else torch.zeros((), device=u.device)
         return bpr, feat_reg, self.cl_rate * contrastive, self.g_rate * generator

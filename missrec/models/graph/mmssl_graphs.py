@@ -1,10 +1,12 @@
 """MMSSL's modality-aware user-item graphs ``P_m``, ``Q_m``, regenerated from the modality predictions (§4.9).
 
-The paper augments the observed interactions with the items each modality predicts for a user: after every
-training batch, the top-k items of ``s^m_u`` (the user's modality-specific scores over the items it has *not*
-interacted with) become that user's generated edges in modality m, and every ``every`` batches the graphs are
-rebuilt as BIP-1/2 operators of ``observed ∪ generated``. The generated items are a persistent buffer, so a
-checkpoint restores the graphs its weights were trained with.
+The paper's modality-aware graphs are generated from the modality predictions and stay usable throughout training.
+Here (the spec leaves the exact composition open; this is our reading of the self-augmentation) the observed
+interactions are augmented with the items each modality predicts: after every training batch, the top-k items of
+``s^m_u`` (the user's modality-specific scores over the items it has *not* interacted with) become that user's
+generated edges in modality m, replacing the user's previous ones, and every ``every`` batches the graphs are rebuilt
+as BIP-1/2 operators of ``observed ∪ generated``. Users not yet in a batch keep their observed edges only. The
+generated items are a persistent buffer, so a checkpoint restores the graphs its weights were trained with.
 
 The released code (``legacy=True``, graph_models.md §4.9 caveat 1, §8.2 a) differs in three ways, and under the
 defaults its graphs are empty for almost the whole run:
@@ -61,7 +63,8 @@ class ModalityGraphs(nn.Module):
         self.register_buffer("observed_items", items, persistent=False)
         device = users.device
         # generated_items[m, u] = the items modality m generated for user u, -1 = none
-        self.register_buffer("generated_items", torch.full((n_modalities, n_users, k), -1, dtype=torch.long, device=device))
+        generated = torch.full((n_modalities, n_users, k), -1, dtype=torch.long, device=device)
+        self.register_buffer("generated_items", generated)
         self.register_buffer("keeps_observed", torch.ones(n_modalities, dtype=torch.bool, device=device))
         self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # legacy: (users [B], items [M, B, k]) collected
         self.batch_in_epoch = 0

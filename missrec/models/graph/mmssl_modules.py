@@ -1,4 +1,4 @@
-"""MMSSL's two networks besides the recommender: the cross-modal attention and the discriminator (graph_models.md §4.9).
+"""MMSSL's cross-modal attention and discriminator (graph_models.md §4.9).
 
 Both follow the paper where the released code departs from it (§8.2 b, c):
 

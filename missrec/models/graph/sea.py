@@ -109,7 +109,8 @@ class SEA(GraphRecommender):
         self.anchor = self._anchor_index(config["solosim_anchor"], dataset.modalities)
         dims = [f.shape[1] for f in features]
         if min(dims) < 2:
-            raise ConfigError(f"SEA splits every modality into two halves; found dimensions {dict(zip(dataset.modalities, dims))}")
+            found = dict(zip(dataset.modalities, dims))
+            raise ConfigError(f"SEA splits every modality into two halves, each needs >= 2 dimensions, found {found}")
 
         self.modality_maps = nn.ModuleList([nn.Linear(dm, dm) for dm in dims])  # W_m
         self.gcns = nn.ModuleList([ModalityGCN(dm, d, self.n_users, int(config["n_layers"])) for dm in dims])

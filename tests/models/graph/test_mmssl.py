@@ -58,7 +58,8 @@ def test_trains_two_epochs_through_the_runner_with_its_own_discriminator_optimis
             seen["initial"] = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
 
     monkeypatch.setattr(runner_general, "FinetuneTrainer", RecordingTrainer)
-    results = run_general("MMSSL", data.name, epochs=2, output_dir=tmp_path / "run", overrides={**FAST, "data_path": str(root)})
+    overrides = {**FAST, "data_path": str(root)}
+    results = run_general("MMSSL", data.name, epochs=2, output_dir=tmp_path / "run", overrides=overrides)
     losses = [h["train_loss"] for h in results["history"]]
     assert len(losses) == 2 and losses[1] < losses[0], losses
     evaluator = TopKEvaluator(data, "test", [10, 20], ["recall"], "cpu")
@@ -167,8 +168,9 @@ def test_real_distribution_and_predictions_by_hand():
     expected = soft + 100 * s
     torch.testing.assert_close(r, expected / expected.norm(dim=1, keepdim=True))
     rows = model.train_mask(torch.tensor([3, 0]))
+    train = data.splits["train"]
     for row, u in zip(rows, (3, 0)):
-        assert set(torch.nonzero(row).flatten().tolist()) == set(data.splits["train"][data.splits["train"][:, 0] == u, 1])
+        assert set(torch.nonzero(row).flatten().tolist()) == set(train[train[:, 0] == u, 1])
 
 
 def test_modality_graphs_keep_the_observed_edges_and_add_the_predicted_new_items():
@@ -220,7 +222,7 @@ def test_legacy_modality_graphs_empty_from_the_third_batch():
     assert graphs.operators()[0][0]._nnz() == 2  # starts as the observed graph
     graphs.observe(torch.tensor([0, 1]), scores, mask)  # batch 0: collects
     assert graphs.operators()[0][0]._nnz() == 2
-    graphs.observe(torch.tensor([2]), [scores[0][:1]], mask[:1])  # batch 1: rebuilds from batch 0 only, observed dropped
+    graphs.observe(torch.tensor([2]), [scores[0][:1]], mask[:1])  # batch 1: rebuilds from batch 0, observed dropped
     assert sorted(graphs.operators()[0][0].coalesce().indices().T.tolist()) == [[0, 2], [1, 0]]
     graphs.observe(torch.tensor([0, 1]), scores, mask)  # batch 2: rebuilds from nothing
     assert graphs.operators()[0][0]._nnz() == 0

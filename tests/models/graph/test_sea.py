@@ -81,7 +81,8 @@ def test_generic_unique_split_and_club_pairs_by_hand():
     assert g.tolist() == [[0, 1], [5, 6]] and u.tolist() == [[2, 3, 4], [7, 8, 9]]
     data = planted_dataset(seed=0)  # text 16, image 24
     model = build(data)
-    assert [m.in_features for m in model.generic_maps] == [8, 12] and [m.in_features for m in model.unique_maps] == [8, 12]
+    assert [m.in_features for m in model.generic_maps] == [8, 12]
+    assert [m.in_features for m in model.unique_maps] == [8, 12]
     assert [m.out_features for m in model.modality_maps] == [16, 24]
     mapped = [w(x) for w, x in zip(model.modality_maps, model.features())]
     pairs = model.club_pairs(mapped)
