@@ -84,7 +84,9 @@ class BM3(GraphRecommender):
     def encode(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Step 1: ``(e_u [U, d], e_i [I, d])`` before the predictor."""
         adj = self.norm_adj  # SYM is symmetric: its own transpose
-        users, items = lightgcn_propagate(adj, self.user_embedding.weight, self.item_embedding.weight, self.n_layers, adj_t=adj)
+        users, items = lightgcn_propagate(
+            adj, self.user_embedding.weight, self.item_embedding.weight, self.n_layers, adj_t=adj
+        )
         return users, items + self.item_embedding.weight
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,17 +1,18 @@
 """GRCN (MM'20, "Graph-Refined Convolutional Network for Multimedia Recommendation with Implicit Feedback"),
 graph_models.md §4.8.
 
-Users are nodes ``0..U-1`` and item ``i`` is node ``U + i``; the E training interactions give ``2E`` directed edges
-(user->item first, then their reverses). For any number of modalities m:
+Users are nodes ``0..U-1`` and item ``i`` is node ``U + i``; every training interaction ``(u, i)`` carries two
+messages, ``u -> i`` and ``i -> u``. For any number of modalities m:
 
 1. content features ``F_m = LeakyReLU(W_m X_m)`` ``[I, d_C]`` (fixed raw ``X_m``) and user preferences
    ``P_m [U, d_C]``, both L2-normalised;
 2. user preference routing, ``num_routing`` times: ``P_m,u <- norm(P_m,u + sum_{i in N(u)} a_ui F_m,i)`` with
-   ``a_ui = softmax_{i in N(u)} <P_m,u, F_m,i>`` (:func:`dot_attention_conv` on the item->user edges);
-3. content graph: ``x = [P_m; F_m]``, ``(x^, alpha^m) = GAT(x, all 2E edges)``, ``rep_m = x + x^`` (LeakyReLU on
-   ``x^`` when ``has_act``); ``alpha^m`` is the modality's attention on every directed edge;
-4. graph refinement: ``w_e = max_m alpha^m_e C[src(e), m]`` with a learned confidence table ``C [U+I, M]``;
-   ``ReLU(w)`` when ``edge_pruning``;
+   ``a_ui = softmax_{i in N(u)} <P_m,u, F_m,i>``;
+3. content graph: ``x = [P_m; F_m]``, ``x^ = GAT(x)`` on both directions (parameter-free dot-product attention,
+   softmax over each node's incoming messages), ``rep_m = x + x^`` (LeakyReLU on ``x^`` when ``has_act``); the
+   attention ``alpha^m`` of every message is kept;
+4. graph refinement: ``w = max_m alpha^m C[src, m]`` per message, with a learned confidence table ``C [U+I, M]``
+   indexed by the message's source node; ``ReLU(w)`` when ``edge_pruning``;
 5. ID graph: ``x = norm(E)``, ``x1 = sum_s w_st x_s`` (sum aggregation, no degree normalisation), ``x2`` the same on
    ``x1``, ``id_rep = x + x1 + x2``;
 6. representation ``[id_rep ; rep_1 ; ... ; rep_M]`` (``d + M d_C``), scored by inner product.
@@ -22,9 +23,10 @@ confidence regulariser is computed but not added in the released code, so it is 
 Deliberate differences from the released code:
 
 * Routing direction (§4.8, §8.2): the released code runs step 2 on the user->item edge list; with PyG's
-  ``source_to_target`` flow users then receive no message, so the routing loop only re-normalises ``P_m``. Here
-  users attend over their items, as the paper describes. ``legacy_noop_routing=True`` routes on the released list
-  (the GRCN rows of the MMRec benchmark, §6.2, and of SGFD's table, §6.4, come from that code).
+  ``source_to_target`` flow users then receive no message, so the routing loop only re-normalises ``P_m`` (already
+  normalised): a no-op. Here users attend over their items, as the paper describes. ``legacy_noop_routing=True``
+  reproduces the released behaviour (the GRCN rows of the MMRec benchmark, §6.2, and of SGFD's table, §6.4, come
+  from that code).
 * Prediction recomputes the representation in eval mode instead of reusing the one cached at the last training
   forward (§4.8 "Inference", §9.2).
 * Any number of modalities (the released ``conetent_rep`` typo crashes with text alone, §8.2); edge dropout
@@ -40,60 +42,73 @@ from torch import nn
 from missrec.data.general.dataset import GeneralDataset
 from missrec.models.graph.base import GraphRecommender
 from missrec.models.graph.common import train_edges
-from missrec.modules.graph import bipartite_edge_index, message_pass
-from missrec.modules.graph.attention import dot_attention_conv
+from missrec.modules.graph.attention import BipartiteEdges, bipartite_dot_attention
 from missrec.modules.losses import bpr_loss, l2_regulariser
 from missrec.registry import register_model
 
 
 def route_preferences(
-    preference: torch.Tensor, features: torch.Tensor, route_edges: torch.Tensor, num_routing: int
+    preference: torch.Tensor, features: torch.Tensor, edges: BipartiteEdges, num_routing: int
 ) -> torch.Tensor:
-    """Step 2: ``P <- norm(P + GAT([P; F], route_edges)[:U])``, ``num_routing`` times.
+    """Step 2: ``P_u <- norm(P_u + sum_{i in N(u)} a_ui F_i)``, ``a_ui = softmax_{i in N(u)} <P_u, F_i>``.
 
     Args:
         preference: ``[U, d_C]`` normalised user preferences.
         features: ``[I, d_C]`` normalised item content features.
-        route_edges: ``[2, E]`` item->user edges (the paper), or user->item (released code: users receive nothing).
+        edges: the training interactions.
         num_routing: iterations.
 
     Returns:
         ``[U, d_C]`` routed preferences.
     """
-    n_users = preference.shape[0]
     for _ in range(num_routing):
-        x = torch.cat([preference, features], 0)  # [U+I, d_C]
-        x_hat, _ = dot_attention_conv(x, route_edges)
-        preference = F.normalize(preference + x_hat[:n_users], dim=1)
+        routed = bipartite_dot_attention(edges, preference, features, to_items=False).to_users
+        preference = F.normalize(preference + routed, dim=1)
     return preference
 
 
 def content_graph(
-    preference: torch.Tensor, features: torch.Tensor, edges: torch.Tensor, has_act: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 3: ``(rep [U+I, d_C], alpha [2E])`` of one modality on the bidirectional ``edges``."""
+    preference: torch.Tensor, features: torch.Tensor, edges: BipartiteEdges, has_act: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Step 3 for one modality: ``(rep [U+I, d_C], alpha_to_items [E], alpha_to_users [E])``.
+
+    ``alpha_to_items[e]`` weighs the message ``u -> i`` of interaction e (softmax over the users of i) and
+    ``alpha_to_users[e]`` the message ``i -> u`` (softmax over the items of u).
+    """
+    att = bipartite_dot_attention(edges, preference, features)
     x = torch.cat([preference, features], 0)
-    x_hat, alpha = dot_attention_conv(x, edges)
+    x_hat = torch.cat([att.to_users, att.to_items], 0)
     if has_act:
         x_hat = F.leaky_relu(x_hat)
-    return x + x_hat, alpha
+    return x + x_hat, att.alpha_to_items, att.alpha_to_users
 
 
 def refined_edge_weights(
     alphas: list[torch.Tensor], confidence: torch.Tensor, sources: torch.Tensor, pruning: bool
 ) -> torch.Tensor:
-    """Step 4: ``w_e = max_m alpha^m_e C[src(e), m]`` ``[2E]`` (``ReLU`` when ``pruning``)."""
-    weights = torch.stack(alphas, 1) * confidence[sources]  # [2E, M]
-    weights = weights.max(1).values
+    """Step 4 for the messages of one direction: ``w = max_m alpha^m C[source, m]`` ``[E]``.
+
+    Args:
+        alphas: ``[E]`` attention of every modality on these messages.
+        confidence: ``[U+I, M]`` the confidence table.
+        sources: ``[E]`` node index of each message's source (users, or ``U + items``).
+        pruning: apply ReLU.
+    """
+    weights = (torch.stack(alphas, 1) * confidence[sources]).max(1).values
     return torch.relu(weights) if pruning else weights
 
 
-def id_graph(embedding: torch.Tensor, edges: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Step 5: ``x + x1 + x2`` with ``x = norm(E)`` and two weighted sum-aggregation hops ``[U+I, d]``."""
-    x = F.normalize(embedding, dim=1)
-    x1 = message_pass(x, edges, weights)
-    x2 = message_pass(x1, edges, weights)
-    return x + x1 + x2
+def id_graph(
+    embedding: torch.Tensor, edges: BipartiteEdges, w_to_items: torch.Tensor, w_to_users: torch.Tensor
+) -> torch.Tensor:
+    """Step 5: ``id_rep = x + x1 + x2`` ``[U+I, d]`` with ``x = norm(E)`` (``E [U+I, d]``) and two hops
+    ``x'_t = sum_s w_st x_s`` (weights of the messages ``u -> i`` and ``i -> u``, ``[E]`` each)."""
+    n_users = edges.n_users
+    layers = [F.normalize(embedding, dim=1)]
+    for _ in range(2):
+        users, items = layers[-1][:n_users], layers[-1][n_users:]
+        layers.append(torch.cat([edges.to_users(w_to_users, items), edges.to_items(w_to_items, users)], 0))
+    return layers[0] + layers[1] + layers[2]
 
 
 @register_model("GRCN", kind="general")
@@ -119,18 +134,11 @@ class GRCN(GraphRecommender):
         self.n_modalities = len(dataset.feature_list)
         n_nodes = self.n_users + self.n_items
         self.id_embedding = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_nodes, self.embedding_size)))
-        self.preferences = nn.ParameterList(
-            [nn.Parameter(nn.init.xavier_normal_(torch.empty(self.n_users, self.latent_dim))) for _ in range(self.n_modalities)]
-        )
+        preferences = [nn.init.xavier_normal_(torch.empty(self.n_users, self.latent_dim)) for _ in dataset.feature_list]
+        self.preferences = nn.ParameterList([nn.Parameter(p) for p in preferences])  # P_m [U, d_C]
         self.confidence = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_nodes, self.n_modalities)))
         self.init_content_encoders(config, dataset)
-        users, items = train_edges(dataset, self.device)
-        edges = bipartite_edge_index(users, items, self.n_users, self.n_items, "both")  # [2, 2E]
-        route = "user_to_item" if self.legacy_noop_routing else "item_to_user"
-        self.register_buffer("edges", edges, persistent=False)
-        self.register_buffer(
-            "route_edges", bipartite_edge_index(users, items, self.n_users, self.n_items, route), persistent=False
-        )
+        self.edges = BipartiteEdges(*train_edges(dataset, self.device), self.n_users, self.n_items)
 
     # ---- content encoders (SGFD-GRCN replaces them with its students) ----------------------------------------
     def init_content_encoders(self, config, dataset: GeneralDataset) -> None:
@@ -144,21 +152,22 @@ class GRCN(GraphRecommender):
         return [F.leaky_relu(enc(getattr(self, f"raw_feature_{m}"))) for m, enc in enumerate(self.encoders)]
 
     # ---- forward and loss ---------------------------------------------------------------------------------------
-    def modality_representations(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Steps 1-3: ``rep_m [U+I, d_C]`` and ``alpha^m [2E]`` per modality."""
-        reps, alphas = [], []
-        for preference, features in zip(self.preferences, self.content_features()):
-            p, f = F.normalize(preference, dim=1), F.normalize(features, dim=1)
-            p = route_preferences(p, f, self.route_edges, self.num_routing)
-            rep, alpha = content_graph(p, f, self.edges, self.has_act)
-            reps.append(rep)
-            alphas.append(alpha)
-        return reps, alphas
-
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
-        reps, alphas = self.modality_representations()
-        weights = refined_edge_weights(alphas, self.confidence, self.edges[0], self.edge_pruning)  # [2E]
-        representation = torch.cat([id_graph(self.id_embedding, self.edges, weights), *reps], 1)  # [U+I, d + M d_C]
+        edges = self.edges
+        reps, alphas_to_items, alphas_to_users = [], [], []
+        for preference, features in zip(self.preferences, self.content_features()):
+            p, f = F.normalize(preference, dim=1), F.normalize(features, dim=1)  # step 1
+            if not self.legacy_noop_routing:
+                p = route_preferences(p, f, edges, self.num_routing)  # step 2
+            rep, alpha_to_items, alpha_to_users = content_graph(p, f, edges, self.has_act)  # step 3
+            reps.append(rep)
+            alphas_to_items.append(alpha_to_items)
+            alphas_to_users.append(alpha_to_users)
+        item_nodes = edges.items + self.n_users
+        w_to_items = refined_edge_weights(alphas_to_items, self.confidence, edges.users, self.edge_pruning)  # step 4
+        w_to_users = refined_edge_weights(alphas_to_users, self.confidence, item_nodes, self.edge_pruning)
+        id_rep = id_graph(self.id_embedding, edges, w_to_items, w_to_users)  # step 5
+        representation = torch.cat([id_rep, *reps], 1)  # step 6: [U+I, d + M d_C]
         return representation[: self.n_users], representation[self.n_users :]
 
     def calculate_loss(self, interaction) -> torch.Tensor:
@@ -166,6 +175,6 @@ class GRCN(GraphRecommender):
         user_all, item_all = self.forward()
         u = user_all[users]  # [B, d + M d_C]
         loss = bpr_loss((u * item_all[pos]).sum(-1), (u * item_all[neg]).sum(-1))
-        items = torch.cat([pos, neg]) + self.n_users
-        reg = l2_regulariser(self.id_embedding[users], self.id_embedding[items], *(p[users] for p in self.preferences), style="mean_squared")
-        return loss + self.reg_weight * reg
+        nodes = torch.cat([pos, neg]) + self.n_users
+        batch_params = (self.id_embedding[users], self.id_embedding[nodes], *(p[users] for p in self.preferences))
+        return loss + self.reg_weight * l2_regulariser(*batch_params, style="mean_squared")

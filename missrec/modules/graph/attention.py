@@ -1,35 +1,136 @@
-"""GRCN's parameter-free graph attention layer over an edge list (graph_models.md §4.8, §3.1 GRCN).
+"""GRCN's parameter-free graph attention on the user-item graph (graph_models.md §4.8, §3.1 GRCN), with sparse
+products whose edge values carry gradient.
 
-``alpha_st = softmax over the edges entering t of <x_t, x_s>`` and ``out[t] = sum_s alpha_st x_s``: a GAT layer with
-no weight matrix and a plain dot-product score (GRCN's ``GATConv``). ``edge_index`` follows
-:mod:`missrec.modules.graph.edges` (row 0 = source, row 1 = target; messages travel source -> target), so which
-nodes receive messages depends on the direction of the list: on GRCN's released user->item list the users receive
-none (§4.8), on the item->user list every user attends over its items.
+GRCN's ``GATConv`` has no weight matrix and scores an edge by a plain dot product: on an edge list (row 0 source,
+row 1 target) ``alpha_st = softmax over the edges entering t of <x_t, x_s>`` and ``out[t] = sum_s alpha_st x_s``.
+On the bidirectional user-item list both directions of an interaction ``(u, i)`` share the score ``<x_u, x_i>``, so
+:func:`bipartite_dot_attention` computes each score once and normalises it twice: over the items of ``u`` (messages
+item -> user) and over the users of ``i`` (messages user -> item). Which nodes receive messages depends on the
+direction: on GRCN's released user->item list only items do (§4.8), so the released preference routing never
+changes a user; ``to_items=False`` computes the item -> user half only.
+
+:class:`BipartiteEdges` does the work without ``[E, d]`` gathers: scores with a sampled dense-dense product
+(``torch.sparse.sampled_addmm``, SDDMM) and aggregations with CSR sparse-dense products whose backward gives the edge
+weights their gradient by SDDMM too (``torch``'s own CSR backward would build a dense ``U x I`` matrix). Memory and
+time are ``O(E d)`` with no ``U x I`` or ``[E, d]`` tensor.
 """
 
 from __future__ import annotations
 
+import warnings
+from typing import NamedTuple
+
 import torch
+from torch import nn
 
-from missrec.modules.graph.message_passing import edge_softmax, message_pass
+from missrec.modules.graph.adjacency import unique_pairs
+from missrec.modules.graph.message_passing import edge_softmax
 
 
-def dot_attention_conv(
-    x: torch.Tensor, edge_index: torch.Tensor, n_nodes: int | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One parameter-free dot-product attention layer (see module doc).
+def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+def _sddmm(crow: torch.Tensor, col: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``<a[r], b[c]>`` for every stored ``(r, c)`` of the CSR pattern, in CSR order ``[nnz]``."""
+    mask = _csr(crow, col, a.new_ones(col.shape[0]), (a.shape[0], b.shape[0]))
+    return torch.sparse.sampled_addmm(mask, a.contiguous(), b.T, beta=0.0).values()
+
+
+class _WeightedSpMM(torch.autograd.Function):
+    """``out = A(w) @ x`` for a fixed CSR pattern with values ``w`` (both ``w`` and ``x`` get gradient)."""
+
+    @staticmethod
+    def forward(ctx, w, x, crow, col, crow_t, col_t, to_t):
+        ctx.save_for_backward(w, x, crow, col, crow_t, col_t, to_t)
+        return _csr(crow, col, w.detach(), (crow.shape[0] - 1, x.shape[0])) @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        w, x, crow, col, crow_t, col_t, to_t = ctx.saved_tensors
+        grad_w = _sddmm(crow, col, grad, x) if ctx.needs_input_grad[0] else None  # dL/dw_rc = <g_r, x_c>
+        grad_x = None
+        if ctx.needs_input_grad[1]:
+            grad_x = _csr(crow_t, col_t, w.detach()[to_t], (x.shape[0], crow.shape[0] - 1)) @ grad  # A^T g
+        return grad_w, grad_x, None, None, None, None, None
+
+
+class BipartiteEdges(nn.Module):
+    """The training interactions as CSR patterns over user rows and item rows (buffers: they follow ``.to``).
+
+    Edge ``e`` is the e-th unique ``(user, item)`` pair sorted by (user, item): the order of every ``[E]`` tensor
+    below and of ``users``/``items``.
 
     Args:
-        x: ``[N, d]`` node features (sources and targets index the same table).
-        edge_index: ``[2, E]`` (source, target), without self-loops (bipartite edges have none).
-        n_nodes: rows of the output (default ``x.shape[0]``).
+        users, items: ``[E']`` interactions (duplicates count once).
+        n_users, n_items: U, I.
+    """
+
+    def __init__(self, users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> None:
+        super().__init__()
+        users, items = unique_pairs(users, items, n_items)
+        by_item = torch.argsort(items * n_users + users)  # item-row CSR position -> edge
+        self.n_users, self.n_items = n_users, n_items
+        for name, value in {
+            "users": users,
+            "items": items,
+            "crow_u": self._crow(users, n_users),
+            "crow_i": self._crow(items, n_items),
+            "users_by_item": users[by_item],
+            "by_item": by_item,
+            "to_item_order": torch.argsort(by_item),  # edge -> item-row CSR position
+        }.items():
+            self.register_buffer(name, value, persistent=False)
+
+    @staticmethod
+    def _crow(rows: torch.Tensor, n: int) -> torch.Tensor:
+        return torch.cat([rows.new_zeros(1), torch.bincount(rows, minlength=n).cumsum(0)])
+
+    def scores(self, user_x: torch.Tensor, item_x: torch.Tensor) -> torch.Tensor:
+        """``<user_x[u_e], item_x[i_e]>`` ``[E]``."""
+        return _sddmm(self.crow_u, self.items, user_x, item_x)
+
+    def to_users(self, w: torch.Tensor, item_x: torch.Tensor) -> torch.Tensor:
+        """``out[u] = sum_{e = (u, i)} w_e item_x[i]`` ``[U, d]``."""
+        return _WeightedSpMM.apply(w, item_x, self.crow_u, self.items, self.crow_i, self.users_by_item, self.by_item)
+
+    def to_items(self, w: torch.Tensor, user_x: torch.Tensor) -> torch.Tensor:
+        """``out[i] = sum_{e = (u, i)} w_e user_x[u]`` ``[I, d]``."""
+        w_by_item = w[self.by_item]
+        return _WeightedSpMM.apply(
+            w_by_item, user_x, self.crow_i, self.users_by_item, self.crow_u, self.items, self.to_item_order
+        )
+
+
+class BipartiteAttention(NamedTuple):
+    """Output of :func:`bipartite_dot_attention` (edges in :class:`BipartiteEdges` order)."""
+
+    to_users: torch.Tensor  # [U, d]: sum_i alpha_iu x_i
+    alpha_to_users: torch.Tensor  # [E]: softmax over the items of each user
+    to_items: torch.Tensor | None  # [I, d]: sum_u alpha_ui x_u
+    alpha_to_items: torch.Tensor | None  # [E]: softmax over the users of each item
+
+
+def bipartite_dot_attention(
+    edges: BipartiteEdges, user_x: torch.Tensor, item_x: torch.Tensor, to_items: bool = True
+) -> BipartiteAttention:
+    """One parameter-free dot-product attention layer over the interactions.
+
+    Args:
+        edges: the interactions.
+        user_x: ``[U, d]`` user node features.
+        item_x: ``[I, d]`` item node features.
+        to_items: also aggregate at the items (GRCN's content graph); False for the routing, which updates users.
 
     Returns:
-        ``(out [N, d], alpha [E])``: aggregated messages (zeros for nodes without incoming edges) and the attention
-        coefficient of every edge, in the order of ``edge_index``.
+        :class:`BipartiteAttention`; users or items without interactions get zero rows.
     """
-    n = x.shape[0] if n_nodes is None else n_nodes
-    src, dst = edge_index
-    scores = (x[src] * x[dst]).sum(-1)  # [E]
-    alpha = edge_softmax(scores, dst, n)  # [E], sums to 1 over the edges entering each target
-    return message_pass(x, edge_index, alpha, n), alpha
+    scores = edges.scores(user_x, item_x)  # [E], shared by both directions
+    alpha_u = edge_softmax(scores, edges.users, edges.n_users)
+    out_u = edges.to_users(alpha_u, item_x)
+    if not to_items:
+        return BipartiteAttention(out_u, alpha_u, None, None)
+    alpha_i = edge_softmax(scores, edges.items, edges.n_items)
+    return BipartiteAttention(out_u, alpha_u, edges.to_items(alpha_i, user_x), alpha_i)

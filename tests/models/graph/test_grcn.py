@@ -116,7 +116,7 @@ def test_routing_moves_preferences_towards_their_items_and_legacy_does_not():
         legacy_users = legacy.forward()[0][:, 4:7]
     # user rows of rep_text = P + x_hat: P is routed in one, only normalised in the other (released no-op)
     assert not torch.allclose(fixed_users, legacy_users)
-    x_hat_legacy = legacy_users - p0
+    x_hat_legacy = legacy_users - p0  # the released routing leaves P = norm(P)
     torch.testing.assert_close(x_hat_legacy, hand_attention(torch.cat([p0, f]))[0][:U])
 
 
@@ -136,7 +136,9 @@ def test_edge_pruning_switch():
 def test_loss_by_hand():
     data = tiny_data()
     net = build(data, reg_weight=0.1)
-    batch = Interaction({"user_id": torch.tensor([0, 1]), "item_id": torch.tensor([0, 2]), "neg_item_id": torch.tensor([2, 0])})
+    batch = Interaction(
+        {"user_id": torch.tensor([0, 1]), "item_id": torch.tensor([0, 2]), "neg_item_id": torch.tensor([2, 0])}
+    )
     loss = net.calculate_loss(batch)
     with torch.no_grad():
         rep = hand_forward(net, legacy=False)

@@ -22,12 +22,14 @@ FAST = {"train_batch_size": 8, "eval_batch_size": 16, "learning_rate": 0.05, "st
 
 
 def small_data(dims=None):
-    return planted_dataset(n_users=12, n_items=8, n_clusters=2, per_user=(3, 4), dims=dims or {"text": 5, "image": 6}, seed=1)
+    dims = dims or {"text": 5, "image": 6}
+    return planted_dataset(n_users=12, n_items=8, n_clusters=2, per_user=(3, 4), dims=dims, seed=1)
 
 
 def build(data, **overrides):
     cls = get_model("MICRO").cls
-    config = build_general_config(cls, "small", (), {**FAST, "knn_k": 3, "embedding_size": 4, "feat_embed_dim": 3, **overrides})
+    sizes = {"knn_k": 3, "embedding_size": 4, "feat_embed_dim": 3}
+    config = build_general_config(cls, "small", (), {**FAST, **sizes, **overrides})
     torch.manual_seed(0)
     return cls(config, data)
 
@@ -53,7 +55,8 @@ def hand_encode(net, data, raw):
     beta = torch.softmax(scores, 1)
     h = sum(beta[:, m : m + 1] * hs[m] for m in range(len(hs)))
     users, items = data.pairs("train")
-    a = bipartite_adj(users, items, data.n_users, data.n_items, "none").to_dense() + torch.eye(data.n_users + data.n_items)
+    a = bipartite_adj(users, items, data.n_users, data.n_items, "none").to_dense()
+    a = a + torch.eye(data.n_users + data.n_items)
     a = a / a.sum(1, keepdim=True)  # RW+I
     e0 = torch.cat([net.user_embedding.weight, net.item_embedding.weight])
     e = (e0 + a @ e0 + a @ a @ e0) / 3

@@ -24,7 +24,8 @@ FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "s
 def write_sgfd_folder(data: GeneralDataset, folder) -> None:
     """SGFD's layout: train.csv (train + valid rows; the loader carves its own validation), test.csv, the .npy files."""
     folder.mkdir(parents=True)
-    for name, rows in (("train", np.concatenate([data.splits["train"], data.splits["valid"]])), ("test", data.splits["test"])):
+    train = np.concatenate([data.splits["train"], data.splits["valid"]])
+    for name, rows in (("train", train), ("test", data.splits["test"])):
         lines = ["itemID,userID,reviewerID,asin"] + [f"{i},{u},r{u},a{i}" for u, i in rows]
         (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
     np.save(folder / "FeatureText_normal.npy", data.features["text"].numpy())
@@ -52,10 +53,11 @@ class RandomScores(torch.nn.Module):
 
 @pytest.mark.parametrize("model", ["SGFD-BM3", "SGFD-GRCN"])
 def test_trains_two_epochs_through_the_runner_and_beats_random(model, sgfd_dir, tmp_path):
-    results = run_general(model, "planted_sgfd", epochs=2, output_dir=tmp_path / "run", overrides={**FAST, "data_path": str(sgfd_dir)})
+    overrides = {**FAST, "data_path": str(sgfd_dir)}
+    results = run_general(model, "planted_sgfd", epochs=2, output_dir=tmp_path / "run", overrides=overrides)
     losses = [h["train_loss"] for h in results["history"]]
     assert len(losses) == 2 and losses[1] < losses[0], losses
-    config = build_general_config(get_model(model).cls, "planted_sgfd", (), {**FAST, "data_path": str(sgfd_dir)})
+    config = build_general_config(get_model(model).cls, "planted_sgfd", (), overrides)
     from missrec.data.general import load_general_dataset
 
     data = load_general_dataset(config)
@@ -100,7 +102,7 @@ def test_distillation_terms_by_hand():
         F.normalize(linear(last, F.leaky_relu(linear(first, x_text))), dim=1),
         F.normalize(linear(net.teachers[1][0], x_image), dim=1),
     ]
-    students = [F.normalize(linear(net.students[0], x_text), dim=1), F.normalize(linear(net.students[1], x_image), dim=1)]
+    students = [F.normalize(linear(net.students[m], x), dim=1) for m, x in enumerate((x_text, x_image))]
     ce, response, feature = [], [], []
     for m in range(2):
         t_logits, s_logits = linear(net.classifiers[m], teachers[m]), linear(net.classifiers[m], students[m])
@@ -136,7 +138,8 @@ def test_default_cross_entropy_takes_log_probabilities_once():
     from missrec.modules.losses import semantic_ce
 
     assert semantic_ce(confident, torch.tensor([0])).item() == pytest.approx(0.0, abs=1e-6)
-    assert semantic_ce(confident, torch.tensor([0]), double_softmax=True).item() == pytest.approx(math.log(1 + 2 / math.e), rel=1e-5)
+    legacy_floor = semantic_ce(confident, torch.tensor([0]), double_softmax=True).item()
+    assert legacy_floor == pytest.approx(math.log(1 + 2 / math.e), rel=1e-5)
 
 
 def test_activation_switch_applies_leaky_relu_before_normalising():
@@ -197,7 +200,8 @@ def test_needs_labels_and_props_follow_the_class_name():
     with pytest.raises(ConfigError, match="SGFD-BM3 needs item category labels"):
         build("SGFD-BM3", data)
     config = build_general_config(get_model("SGFD-GRCN").cls, "ML100K_general")
-    assert (config["ce_weight"], config["kd_weight"], config["t_decay"], config["learning_rate"]) == (0.1, 1.0, 10, 0.0001)
+    sgfd_keys = (config["ce_weight"], config["kd_weight"], config["t_decay"], config["learning_rate"])
+    assert sgfd_keys == (0.1, 1.0, 10, 0.0001)
     assert config["legacy_double_softmax"] is False and config["legacy_linear_teacher"] is False
     from missrec.cli.train_graph import build_parser
 
