@@ -9,7 +9,10 @@ What it changes in RecBole 1.2.1's ``Trainer`` and why:
   (auxiliary optimisers: discriminators, mutual-information estimators);
 * evaluation goes through an evaluator object (``run(model, show_progress) -> {metric: value}``), so sequential
   and general models share the loop;
-* sequences/s of every training epoch are logged and written to TensorBoard.
+* sequences/s of every training epoch are logged and written to TensorBoard;
+* the optimiser owns the parameters that require gradients when the trainer is built: frozen transferred layers
+  and auxiliary networks that a model freezes outside their own step (MMSSL's discriminator, SEA's CLUB estimator)
+  stay out of it.
 
 Early stopping is RecBole's: a value >= the best counts as an improvement; training stops after ``stopping_step``
 evaluations without one. The best model (buffers included) is what ``evaluate(load_best_model=True)`` reloads.
