@@ -38,7 +38,7 @@ def read_csv_pairs(path: Path) -> np.ndarray:
 def read_labels(path: Path) -> np.ndarray:
     """Per-item integer labels ``[I]`` (no pickle)."""
     if not path.is_file():
-        raise data_error(path, "per-item category labels", "no such file", "add MetaData_normal.npy or set item_labels_file: ~")
+        raise data_error(path, "per-item category labels", "no such file", "add MetaData_normal.npy (np.save of one integer label per item)")
     try:
         labels = np.load(path, allow_pickle=False)
     except ValueError as e:
