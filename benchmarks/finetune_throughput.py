@@ -127,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"device {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else f'{torch.get_num_threads()} CPU threads'}), "
           f"torch {torch.__version__}, batch {args.batch}, {args.steps} steps")
-    print(f"| scale | bare step seq/s | full loop seq/s | full/bare | k-means s | eval users/s | est. epoch s |")
+    print("| scale | bare step seq/s | full loop seq/s | full/bare | k-means s | eval users/s | est. epoch s |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for scale in args.scale:

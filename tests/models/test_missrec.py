@@ -1,7 +1,6 @@
 """MISSRec: parameter counts from the paper's logs, scoring by hand, gradients, interests."""
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch

@@ -58,6 +58,22 @@ class GraphRecommender(AbstractRecommender):
                 "Fix: set modality_files or add the feature files"
             )
 
+    # ---- parameters most models share ---------------------------------------------------------------------------
+    def init_id_embeddings(self, dim: int | None = None) -> None:
+        """``user_embedding [U, d]`` and ``item_embedding [I, d]``, Xavier-uniform (``d`` = ``embedding_size``)."""
+        dim = self.embedding_size if dim is None else dim
+        self.user_embedding = torch.nn.Embedding(self.n_users, dim)
+        self.item_embedding = torch.nn.Embedding(self.n_items, dim)
+        torch.nn.init.xavier_uniform_(self.user_embedding.weight)
+        torch.nn.init.xavier_uniform_(self.item_embedding.weight)
+
+    def init_trainable_features(self, dataset: GeneralDataset) -> list[torch.Tensor]:
+        """The raw modality tables as trainable parameters ``self.features`` (``X_m [I, d_m]``, float32 copies on
+        the model's device); returns the tables themselves (for graph building)."""
+        features = [f.float().to(self.device) for f in dataset.feature_list]
+        self.features = torch.nn.ParameterList([torch.nn.Parameter(f.clone()) for f in features])
+        return features
+
     # ---- training-side hooks -----------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> GraphRecommender:
         """Switch mode and drop cached representations (they belong to the other mode or to old weights)."""

@@ -56,10 +56,7 @@ class BM3(GraphRecommender):
         self.reg_weight = float(config["reg_weight"])
         self.cl_weight = float(config["cl_weight"])
         d = self.embedding_size
-        self.user_embedding = nn.Embedding(self.n_users, d)
-        self.item_embedding = nn.Embedding(self.n_items, d)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.init_id_embeddings(d)
         self.predictor = nn.Linear(d, d)
         nn.init.xavier_normal_(self.predictor.weight)
         self.init_modality_encoders(config, dataset)
@@ -70,8 +67,7 @@ class BM3(GraphRecommender):
     # ---- modality encoders (SGFD-BM3 replaces them with its students) ----------------------------------------
     def init_modality_encoders(self, config, dataset: GeneralDataset) -> None:
         """Step 2: trainable raw features ``X_m`` and ``W_m: Linear(d_m -> d)`` per modality."""
-        features = [f.float().to(self.device) for f in dataset.feature_list]
-        self.features = nn.ParameterList([nn.Parameter(f.clone()) for f in features])
+        features = self.init_trainable_features(dataset)
         self.encoders = nn.ModuleList([nn.Linear(f.shape[1], self.embedding_size) for f in features])
         for encoder in self.encoders:
             nn.init.xavier_normal_(encoder.weight)

@@ -57,12 +57,8 @@ class FREEDOM(GraphRecommender):
         self.reg_weight = float(config["reg_weight"])
         self.seed = int(config["seed"])
         feat_dim = int(config["feat_embed_dim"])
-        self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
-        self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
-        features = [f.float().to(self.device) for f in dataset.feature_list]
-        self.features = nn.ParameterList([nn.Parameter(f.clone()) for f in features])  # trainable, feed P_m only
+        self.init_id_embeddings()
+        features = self.init_trainable_features(dataset)  # trainable, feed P_m only
         self.projections = nn.ModuleList([nn.Linear(f.shape[1], feat_dim) for f in features])
         weights = resolve_modality_weights(config["modality_weights"], dataset.modalities)
         with torch.no_grad():

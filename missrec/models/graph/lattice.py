@@ -63,12 +63,8 @@ class LATTICE(GraphRecommender):
         self.reg_weight = float(config["reg_weight"])
         self.reg_denominator = int(config["train_batch_size"])
         feat_dim = int(config["feat_embed_dim"])
-        self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
-        self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
-        features = [f.float().to(self.device) for f in dataset.feature_list]
-        self.features = nn.ParameterList([nn.Parameter(f.clone()) for f in features])  # trainable raw X_m
+        self.init_id_embeddings()
+        features = self.init_trainable_features(dataset)  # trainable raw X_m
         self.projections = nn.ModuleList([nn.Linear(f.shape[1], feat_dim) for f in features])
         self.modal_weight = nn.Parameter(torch.full((len(features),), 0.5))
         self.n_modalities = len(features)

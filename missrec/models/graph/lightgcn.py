@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from missrec.data.general.dataset import GeneralDataset
 from missrec.models.graph.base import GraphRecommender
@@ -30,10 +29,7 @@ class LightGCN(GraphRecommender):
         super().__init__(config, dataset)
         self.n_layers = int(config["n_layers"])
         self.reg_weight = float(config["reg_weight"])
-        self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
-        self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.init_id_embeddings()
         users, items = train_edges(dataset, self.device)
         adj = bipartite_adj(users, items, self.n_users, self.n_items, norm="sym")
         self.register_buffer("norm_adj", as_operator(adj), persistent=False)  # [U+I, U+I]

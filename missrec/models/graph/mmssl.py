@@ -104,10 +104,7 @@ class MMSSL(GraphRecommender):
         self.real_data_tau = float(config["real_data_tau"])
         self.ui_pre_scale = float(config["ui_pre_scale"])
 
-        self.user_embedding = nn.Embedding(self.n_users, d)
-        self.item_embedding = nn.Embedding(self.n_items, d)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        self.init_id_embeddings(d)
         features = [f.float().to(self.device) for f in dataset.feature_list]
         for m, f in enumerate(features):
             self.register_buffer(f"feature_{m}", f, persistent=False)  # X_m [I, d_m], fixed

@@ -42,7 +42,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from missrec.data.general.dataset import GeneralDataset

@@ -2,13 +2,11 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from missrec.data.general.synthetic import planted_dataset, write_mmrec_folder
 from missrec.errors import ConfigError
-from missrec.evaluation.general import TopKEvaluator
 from missrec.registry import get_model
 from missrec.runner_general import build_general_config, general_models, run_general
 
@@ -23,26 +21,12 @@ def planted_dir(tmp_path_factory):
     return root, data
 
 
-class RandomScores(torch.nn.Module):
-    def __init__(self, n_items):
-        super().__init__()
-        self.generator = torch.Generator().manual_seed(0)
-        self.n_items = n_items
-
-    def full_sort_predict(self, interaction):
-        return torch.rand(len(interaction["user_id"]), self.n_items, generator=self.generator)
-
-
-def random_recall(data) -> float:
-    evaluator = TopKEvaluator(data, "test", [10, 20], ["recall"], "cpu")
-    return float(np.mean([evaluator.run(RandomScores(data.n_items))["recall@10"] for _ in range(5)]))
-
 
 LABELLED_ONLY = ("SGFD-BM3", "SGFD-GRCN")  # need item category labels: trained on an SGFD folder in test_sgfd.py
 
 
 @pytest.mark.parametrize("model", [m for m in general_models() if m not in LABELLED_ONLY])
-def test_model_trains_two_epochs_and_beats_random(model, planted_dir, tmp_path):
+def test_model_trains_two_epochs_and_beats_random(model, planted_dir, tmp_path, random_recall):
     root, data = planted_dir
     results = run_general(model, data.name, epochs=2, output_dir=tmp_path / "run", overrides={**FAST, "data_path": str(root)})
     losses = [h["train_loss"] for h in results["history"]]
