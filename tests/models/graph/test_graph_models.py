@@ -21,7 +21,6 @@ def planted_dir(tmp_path_factory):
     return root, data
 
 
-
 LABELLED_ONLY = ("SGFD-BM3", "SGFD-GRCN")  # need item category labels: trained on an SGFD folder in test_sgfd.py
 
 

@@ -33,7 +33,6 @@ def user_batch(data, rows=32, epoch=0):
     return list(loader)
 
 
-
 def test_trains_two_epochs_through_the_runner_with_its_own_discriminator_optimiser(tmp_path, monkeypatch, random_recall):
     data = planted_dataset(seed=0)
     root = tmp_path / "data"

@@ -29,7 +29,6 @@ def first_batch(data, rows=32):
     return next(iter(BPRTrainLoader(data, rows, "cpu", seed=0)))
 
 
-
 def test_trains_two_epochs_through_the_runner_with_its_own_club_optimiser(tmp_path, monkeypatch, random_recall):
     data = planted_dataset(seed=0)
     root = tmp_path / "data"

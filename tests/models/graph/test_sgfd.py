@@ -40,7 +40,6 @@ def sgfd_dir(tmp_path_factory):
     return root
 
 
-
 @pytest.mark.parametrize("model", ["SGFD-BM3", "SGFD-GRCN"])
 def test_trains_two_epochs_through_the_runner_and_beats_random(model, sgfd_dir, tmp_path, random_recall):
     overrides = {**FAST, "data_path": str(sgfd_dir)}
