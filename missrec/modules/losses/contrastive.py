@@ -7,14 +7,15 @@
 * ``intra_view_negatives=True`` (GRACE; MICRO and MMSSL, τ = 0.5, graph_models.md §4.5 step 5):
   the denominator also holds ``sum_{j != i} exp(s(z1_i, z1_j)/τ)``.
 
-Both are one-directional (z1 anchors) and computed ``chunk_rows`` anchors at a time, in log space, so memory is
-``[chunk_rows, N]`` and no ``N x N`` matrix is built. Sequential models can use the same function.
+Both are one-directional (z1 anchors) and computed ``chunk_rows`` anchors at a time, in log space, with each chunk
+recomputed in the backward pass, so memory is ``[chunk_rows, N]`` and no ``N x N`` matrix is built or kept. Sequential models can use the same function.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 def info_nce(
@@ -24,24 +25,40 @@ def info_nce(
     intra_view_negatives: bool = False,
     chunk_rows: int = 4096,
 ) -> torch.Tensor:
-    """Mean InfoNCE loss of ``z1 [N, d]`` against ``z2 [N, d]`` (row i of each is a positive pair)."""
+    """Mean InfoNCE loss of ``z1 [N, d]`` against ``z2 [N, d]`` (row i of each is a positive pair).
+
+    With more than ``chunk_rows`` anchors under autograd, each chunk's ``[chunk_rows, N]`` logits are recomputed in
+    the backward pass instead of being kept (activation checkpointing), so memory stays ``O(chunk_rows * N)``
+    rather than ``O(N^2)``; the gradients are the same.
+    """
     if z1.shape != z2.shape:
         raise ValueError(f"z1 {tuple(z1.shape)} and z2 {tuple(z2.shape)} must have the same shape")
     n = z1.shape[0]
     a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    recompute = n > chunk_rows and torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
     losses = []
     for start in range(0, n, chunk_rows):
         anchors = a[start : start + chunk_rows]  # [c, d]
-        rows = torch.arange(anchors.shape[0], device=z1.device)
-        between = anchors @ b.T / tau  # [c, N]
-        positive = between[rows, rows + start]
-        logits = between
-        if intra_view_negatives:
-            refl = (anchors @ a.T / tau).clone()  # [c, N]
-            refl[rows, rows + start] = float("-inf")  # s(z1_i, z1_i) is removed from the denominator
-            logits = torch.cat([between, refl], 1)
-        losses.append(torch.logsumexp(logits, 1) - positive)
+        if recompute:
+            losses.append(checkpoint(_chunk_losses, anchors, a, b, start, tau, intra_view_negatives, use_reentrant=False))
+        else:
+            losses.append(_chunk_losses(anchors, a, b, start, tau, intra_view_negatives))
     return torch.cat(losses).mean()
+
+
+def _chunk_losses(
+    anchors: torch.Tensor, a: torch.Tensor, b: torch.Tensor, start: int, tau: float, intra_view_negatives: bool
+) -> torch.Tensor:
+    """Per-anchor losses ``[c]`` of the anchors ``a[start : start + c]`` against all of ``b`` (and ``a``)."""
+    rows = torch.arange(anchors.shape[0], device=anchors.device)
+    between = anchors @ b.T / tau  # [c, N]
+    positive = between[rows, rows + start]
+    logits = between
+    if intra_view_negatives:
+        refl = (anchors @ a.T / tau).clone()  # [c, N]
+        refl[rows, rows + start] = float("-inf")  # s(z1_i, z1_i) is removed from the denominator
+        logits = torch.cat([between, refl], 1)
+    return torch.logsumexp(logits, 1) - positive
 
 
 def byol_cosine(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

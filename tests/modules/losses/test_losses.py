@@ -61,6 +61,18 @@ def test_info_nce_matches_the_formula_and_is_chunk_invariant(intra):
     assert info_nce(z1, z2, 0.5, intra, chunk_rows=3).item() == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("intra", [False, True])
+def test_info_nce_recomputed_chunks_give_the_one_chunk_gradients(intra):
+    gen = torch.Generator().manual_seed(1)
+    z1, z2 = torch.randn(9, 4, generator=gen), torch.randn(9, 4, generator=gen)
+    grads = []
+    for chunk_rows in (9, 2):  # one chunk (kept activations) vs five recomputed chunks
+        x1, x2 = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        info_nce(x1, x2, 0.5, intra, chunk_rows=chunk_rows).backward()
+        grads.append((x1.grad, x2.grad))
+    torch.testing.assert_close(grads[0], grads[1])
+
+
 def test_info_nce_of_two_orthogonal_pairs():
     z = torch.eye(2)
     # s(i, i) = 1, s(i, j) = 0, tau = 1: -log(e / (e + 1))
