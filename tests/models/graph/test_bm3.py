@@ -14,8 +14,7 @@ from missrec.data.general.synthetic import planted_dataset
 from missrec.modules.graph import bipartite_adj
 from missrec.registry import get_model
 from missrec.runner_general import build_general_config
-
-FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
+from tests.models.graph.conftest import FAST
 
 
 def build(data, **overrides):

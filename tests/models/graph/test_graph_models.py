@@ -9,8 +9,7 @@ from missrec.data.general.synthetic import planted_dataset, write_mmrec_folder
 from missrec.errors import ConfigError
 from missrec.registry import get_model
 from missrec.runner_general import build_general_config, general_models, run_general
-
-FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
+from tests.models.graph.conftest import FAST
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from missrec.data.general import GeneralDataset
 from missrec.data.general.synthetic import planted_dataset
 from missrec.registry import get_model
 from missrec.runner_general import build_general_config
+from tests.models.graph.conftest import FAST
 
-FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
 TRAIN = [(0, 0), (0, 1), (1, 1), (1, 2)]  # user 0: items 0, 1; user 1: items 1, 2
 U, I = 2, 3
 

@@ -6,18 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from missrec import runner_general
 from missrec.data.general import BPRTrainLoader
-from missrec.data.general.synthetic import planted_dataset, write_mmrec_folder
+from missrec.data.general.synthetic import planted_dataset
 from missrec.models.graph.mmssl import GP_SCALE
 from missrec.models.graph.mmssl_graphs import ModalityGraphs, generated_k
 from missrec.models.graph.mmssl_modules import Discriminator, ModalityAttention
 from missrec.modules.losses import gradient_penalty
 from missrec.registry import get_model
-from missrec.runner_general import build_general_config, run_general
-from missrec.trainers.finetune import FinetuneTrainer
-
-FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
+from missrec.runner_general import build_general_config
+from tests.models.graph.conftest import FAST
 
 
 def build(data, **overrides):
@@ -33,27 +30,8 @@ def user_batch(data, rows=32, epoch=0):
     return list(loader)
 
 
-def test_trains_two_epochs_through_the_runner_with_its_own_discriminator_optimiser(tmp_path, monkeypatch, random_recall):
-    data = planted_dataset(seed=0)
-    root = tmp_path / "data"
-    write_mmrec_folder(data, root / data.name)
-    seen = {}
-
-    class RecordingTrainer(FinetuneTrainer):
-        def __init__(self, config, model, *args, **kwargs):
-            super().__init__(config, model, *args, **kwargs)
-            seen["trainer"] = self
-            seen["initial"] = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
-
-    monkeypatch.setattr(runner_general, "FinetuneTrainer", RecordingTrainer)
-    overrides = {**FAST, "data_path": str(root)}
-    results = run_general("MMSSL", data.name, epochs=2, output_dir=tmp_path / "run", overrides=overrides)
-    losses = [h["train_loss"] for h in results["history"]]
-    assert len(losses) == 2 and losses[1] < losses[0], losses
-    random = random_recall(data)
-    assert results["test"]["recall@10"] > random + 0.15, (results["test"], random)
-
-    trainer = seen["trainer"]
+def test_trains_two_epochs_through_the_runner_with_its_own_discriminator_optimiser(run_with_aux_network):
+    trainer, initial, data = run_with_aux_network("MMSSL", "discriminator")
     model = trainer.model
     batches = len(data.splits["train"]) // 32 + 1  # the user sampler
     assert model.discriminator_optimizer.steps == 2 * batches
@@ -62,8 +40,8 @@ def test_trains_two_epochs_through_the_runner_with_its_own_discriminator_optimis
     assert all(not p.requires_grad for p in model.discriminator.parameters())
     assert any(id(p) in owned for p in model.attention.parameters())
     final = model.discriminator.state_dict()
-    assert not torch.equal(final["net.0.weight"], seen["initial"]["net.0.weight"])
-    assert not torch.equal(final["net.8.weight"], seen["initial"]["net.8.weight"])
+    assert not torch.equal(final["net.0.weight"], initial["net.0.weight"])
+    assert not torch.equal(final["net.8.weight"], initial["net.8.weight"])
     assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.optimizer.defaults["weight_decay"] == 0.01
 
 

@@ -6,16 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from missrec import runner_general
 from missrec.data.general import BPRTrainLoader
-from missrec.data.general.synthetic import planted_dataset, write_mmrec_folder
+from missrec.data.general.synthetic import planted_dataset
 from missrec.errors import ConfigError
 from missrec.models.graph.sea import split_generic_unique
 from missrec.registry import get_model
-from missrec.runner_general import build_general_config, run_general
-from missrec.trainers.finetune import FinetuneTrainer
-
-FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
+from missrec.runner_general import build_general_config
+from tests.models.graph.conftest import FAST
 
 
 def build(data, **overrides):
@@ -29,27 +26,8 @@ def first_batch(data, rows=32):
     return next(iter(BPRTrainLoader(data, rows, "cpu", seed=0)))
 
 
-def test_trains_two_epochs_through_the_runner_with_its_own_club_optimiser(tmp_path, monkeypatch, random_recall):
-    data = planted_dataset(seed=0)
-    root = tmp_path / "data"
-    write_mmrec_folder(data, root / data.name)
-    seen = {}
-
-    class RecordingTrainer(FinetuneTrainer):
-        def __init__(self, config, model, *args, **kwargs):
-            super().__init__(config, model, *args, **kwargs)
-            seen["trainer"] = self
-            seen["initial"] = {k: v.clone() for k, v in model.club.state_dict().items()}
-
-    monkeypatch.setattr(runner_general, "FinetuneTrainer", RecordingTrainer)
-    overrides = {**FAST, "data_path": str(root), "club_steps": 10}
-    results = run_general("SEA", data.name, epochs=2, output_dir=tmp_path / "run", overrides=overrides)
-    losses = [h["train_loss"] for h in results["history"]]
-    assert len(losses) == 2 and losses[1] < losses[0], losses
-    random = random_recall(data)
-    assert results["test"]["recall@10"] > random + 0.15, (results["test"], random)
-
-    trainer = seen["trainer"]
+def test_trains_two_epochs_through_the_runner_with_its_own_club_optimiser(run_with_aux_network):
+    trainer, initial, data = run_with_aux_network("SEA", "club", club_steps=10)
     model = trainer.model
     batches = math.ceil(len(data.splits["train"]) / 32)
     assert model.club_optimizer.steps == 2 * batches * 10
@@ -57,7 +35,7 @@ def test_trains_two_epochs_through_the_runner_with_its_own_club_optimiser(tmp_pa
     assert not any(id(p) in owned for p in model.club.parameters())
     assert all(not p.requires_grad for p in model.club.parameters())
     assert all(id(p) in owned for p in model.generic_maps.parameters())  # A_m, B_m are trained by the main loss
-    for key, before in seen["initial"].items():
+    for key, before in initial.items():
         assert not torch.equal(model.club.state_dict()[key], before), key
     assert model.club_optimizer.optimizer.defaults["lr"] == 0.05  # club_learning_rate ~ = learning_rate
 

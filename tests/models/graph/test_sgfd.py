@@ -16,8 +16,7 @@ from missrec.models.graph.grcn import GRCN
 from missrec.models.graph.sgfd_distiller import SemanticDistiller, teacher_pyramid, teacher_widths
 from missrec.registry import get_model
 from missrec.runner_general import build_general_config, run_general
-
-FAST = {"train_batch_size": 32, "eval_batch_size": 16, "learning_rate": 0.05, "stopping_step": 5, "device": "cpu"}
+from tests.models.graph.conftest import FAST
 
 
 def write_sgfd_folder(data: GeneralDataset, folder) -> None:
