@@ -14,8 +14,9 @@ What it changes in RecBole 1.2.1's ``Trainer`` and why:
   and auxiliary networks that a model freezes outside their own step (MMSSL's discriminator, SEA's CLUB estimator)
   stay out of it.
 
-Early stopping is RecBole's: a value >= the best counts as an improvement; training stops after ``stopping_step``
-evaluations without one. The best model (buffers included) is what ``evaluate(load_best_model=True)`` reloads.
+Early stopping (:mod:`missrec.trainers.early_stopping`): ``tie_counts_as_improvement`` says whether a value equal to
+the best counts as better (RecBole/MISSRec: yes; MMRec and the graph scripts: no); training stops at the
+``(stopping_step + 1)``-th consecutive validation without improvement, as in RecBole and MMRec. The best model (buffers included) is what ``evaluate(load_best_model=True)`` reloads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import numpy as np
 import torch
 from recbole.trainer import Trainer
 from recbole.trainer.trainer import AbstractTrainer
-from recbole.utils import early_stopping
 from torch.nn.utils import clip_grad_norm_
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
@@ -37,6 +37,7 @@ from tqdm import tqdm
 from missrec.checkpoint import load_checkpoint, load_into, save_checkpoint
 from missrec.errors import CheckpointError
 from missrec.logging_utils import get_logger
+from missrec.trainers.early_stopping import early_stopping
 
 
 class Evaluator(Protocol):
@@ -67,6 +68,7 @@ class FinetuneTrainer(Trainer):
         self.epochs = config["epochs"]
         self.eval_step = max(1, min(config["eval_step"], max(self.epochs, 1)))
         self.stopping_step = config["stopping_step"]
+        self.tie_improves = config["tie_counts_as_improvement"] is not False  # absent (RecBole configs): RecBole's >=
         self.clip_grad_norm = config["clip_grad_norm"]
         self.valid_metric = config["valid_metric"].lower()
         self.valid_metric_bigger = config["valid_metric_bigger"]
@@ -157,7 +159,8 @@ class FinetuneTrainer(Trainer):
                 record.update({f"valid/{k}": v for k, v in result.items()})
                 score = result[self.valid_metric]
                 self.best_valid_score, self.cur_step, stop, improved = early_stopping(
-                    score, self.best_valid_score, self.cur_step, max_step=self.stopping_step, bigger=self.valid_metric_bigger
+                    score, self.best_valid_score, self.cur_step, max_step=self.stopping_step,
+                    bigger=self.valid_metric_bigger, tie_improves=self.tie_improves,
                 )
                 message += f" | valid {self.valid_metric} {score:.4f} ({record['valid_seconds']:.1f}s)"
                 if improved:
@@ -176,7 +179,7 @@ class FinetuneTrainer(Trainer):
                 self.logger.info(message)
             if stop:
                 if verbose:
-                    self.logger.info(f"early stop: no better valid {self.valid_metric} for {self.stopping_step} epochs; best epoch {self.best_epoch}")
+                    self.logger.info(f"early stop: no better valid {self.valid_metric} in {self.cur_step} validations; best epoch {self.best_epoch}")
                 break
         self.tensorboard.flush()
         return self.best_valid_score, self.best_valid_result

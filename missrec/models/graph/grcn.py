@@ -99,15 +99,18 @@ def refined_edge_weights(
 
 
 def id_graph(
-    embedding: torch.Tensor, edges: BipartiteEdges, w_to_items: torch.Tensor, w_to_users: torch.Tensor
+    embedding: torch.Tensor, edges: BipartiteEdges, w_to_items: torch.Tensor, w_to_users: torch.Tensor,
+    has_act: bool = False,
 ) -> torch.Tensor:
     """Step 5: ``id_rep = x + x1 + x2`` ``[U+I, d]`` with ``x = norm(E)`` (``E [U+I, d]``) and two hops
-    ``x'_t = sum_s w_st x_s`` (weights of the messages ``u -> i`` and ``i -> u``, ``[E]`` each)."""
+    ``x'_t = sum_s w_st x_s`` (weights of the messages ``u -> i`` and ``i -> u``, ``[E]`` each), each hop followed by
+    LeakyReLU when ``has_act`` (GRCN's EGCN applies the same flag as its content GCN)."""
     n_users = edges.n_users
     layers = [F.normalize(embedding, dim=1)]
     for _ in range(2):
         users, items = layers[-1][:n_users], layers[-1][n_users:]
-        layers.append(torch.cat([edges.to_users(w_to_users, items), edges.to_items(w_to_items, users)], 0))
+        hop = torch.cat([edges.to_users(w_to_users, items), edges.to_items(w_to_items, users)], 0)
+        layers.append(F.leaky_relu(hop) if has_act else hop)
     return layers[0] + layers[1] + layers[2]
 
 
@@ -166,7 +169,7 @@ class GRCN(GraphRecommender):
         item_nodes = edges.items + self.n_users
         w_to_items = refined_edge_weights(alphas_to_items, self.confidence, edges.users, self.edge_pruning)  # step 4
         w_to_users = refined_edge_weights(alphas_to_users, self.confidence, item_nodes, self.edge_pruning)
-        id_rep = id_graph(self.id_embedding, edges, w_to_items, w_to_users)  # step 5
+        id_rep = id_graph(self.id_embedding, edges, w_to_items, w_to_users, self.has_act)  # step 5
         representation = torch.cat([id_rep, *reps], 1)  # step 6: [U+I, d + M d_C]
         return representation[: self.n_users], representation[self.n_users :]
 

@@ -68,7 +68,7 @@ def hand_attention(x: torch.Tensor) -> tuple[torch.Tensor, dict]:
     return x_hat, alpha
 
 
-def hand_forward(net, legacy: bool, pruning: bool = True) -> torch.Tensor:
+def hand_forward(net, legacy: bool, pruning: bool = True, act: bool = False) -> torch.Tensor:
     reps, alphas = [], []
     for m, (pref, enc) in enumerate(zip(net.preferences, net.encoders)):
         x_raw = getattr(net, f"raw_feature_{m}")
@@ -78,25 +78,26 @@ def hand_forward(net, legacy: bool, pruning: bool = True) -> torch.Tensor:
             p = hand_routing(p, f, 3)
         x = torch.cat([p, f])
         x_hat, alpha = hand_attention(x)
-        reps.append(x + x_hat)
+        reps.append(x + (F.leaky_relu(x_hat) if act else x_hat))
         alphas.append(alpha)
     w = torch.zeros(U + I, U + I)  # w[t, s]
     for (s, t) in alphas[0]:
         value = max(alphas[m][(s, t)] * float(net.confidence[s, m]) for m in range(2))
         w[t, s] = max(value, 0.0) if pruning else value
     x = F.normalize(net.id_embedding, dim=1)
-    x1 = w @ x
-    id_rep = x + x1 + w @ x1
+    hop = (lambda h: F.leaky_relu(h)) if act else (lambda h: h)
+    x1 = hop(w @ x)
+    id_rep = x + x1 + hop(w @ x1)
     return torch.cat([id_rep, *reps], 1)
 
 
-@pytest.mark.parametrize("legacy", [False, True])
-def test_representation_by_hand(legacy):
+@pytest.mark.parametrize("legacy,act", [(False, False), (True, False), (False, True)])
+def test_representation_by_hand(legacy, act):
     data = tiny_data()
-    net = build(data, legacy_noop_routing=legacy)
+    net = build(data, legacy_noop_routing=legacy, has_act=act)
     users, items = net.forward()
     with torch.no_grad():
-        expected = hand_forward(net, legacy)
+        expected = hand_forward(net, legacy, act=act)
     assert users.shape == (U, 4 + 2 * 3)
     torch.testing.assert_close(torch.cat([users, items]).detach(), expected)
 
