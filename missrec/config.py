@@ -80,8 +80,10 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def stage_props(model_name: str, stage: str, dataset: str) -> list[Path]:
-    """Default props files: ``props/<Model>.yaml``, ``props/<stage>.yaml``, ``props/datasets/<dataset>.yaml``."""
-    files = [PROPS_DIR / f"{model_name}.yaml", PROPS_DIR / f"{stage}.yaml", DATASET_PROPS_DIR / f"{dataset}.yaml"]
+    """Default props files: ``props/<Model>.yaml``, ``props/<stage>.yaml``, ``props/<stage>/<Model>.yaml`` (a
+    model's own settings for a stage, e.g. UniSRec's pre-training budget) and ``props/datasets/<dataset>.yaml``."""
+    files = [PROPS_DIR / f"{model_name}.yaml", PROPS_DIR / f"{stage}.yaml", PROPS_DIR / stage / f"{model_name}.yaml",
+             DATASET_PROPS_DIR / f"{dataset}.yaml"]
     return [f for f in files if f.is_file()]
 
 

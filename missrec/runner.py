@@ -107,9 +107,12 @@ def run_finetune(
     device_ = config["device"]
     train_loader = DeviceBatchLoader(train_split.inter_feat, config["train_batch_size"], True, device_, config["seed"])
 
+    tie_rule = "topk" if config["legacy_topk_ties"] else "pessimistic"
+
     def evaluator(split) -> NextItemEvaluator:
         loader = DeviceBatchLoader(split.inter_feat, config["eval_batch_size"], False, device_)
-        return NextItemEvaluator(loader, net.POS_ITEM_ID, config["topk"], config["metrics"], config["legacy_topk_offset"])
+        return NextItemEvaluator(loader, net.POS_ITEM_ID, config["topk"], config["metrics"], config["legacy_topk_offset"],
+                                 tie_rule=tie_rule)
 
     trainer = FinetuneTrainer(config, net, output_dir, checkpoint_meta={"data": fingerprint, "train_stage": MODES[mode]})
     show = bool(config["show_progress"])
@@ -125,7 +128,9 @@ def run_finetune(
         "mode": mode,
         "pretrained": str(pretrained) if pretrained else None,
         "metric_definition": "legacy @K+1 (MISSRec's vendored RecBole)" if config["legacy_topk_offset"] else "standard @K",
-        "protocol": "full ranking over all items, history not masked, PAD excluded, ties counted against the target",
+        "protocol": "full ranking over all items, history not masked, PAD excluded, "
+        + ("ties in torch.topk order (legacy)" if tie_rule == "topk" else "ties counted against the target"),
+        "tie_rule": tie_rule,
         "trainable_parameters": trainable,
         "valid": valid_result,
         "test": test_result,

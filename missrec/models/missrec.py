@@ -26,7 +26,15 @@ from torch import nn
 
 from missrec.modules.augment import item_drop, word_drop_mask
 from missrec.modules.fusion import ModalityFusion
-from missrec.modules.inbatch import gather_no_grad, gather_with_grad, in_batch_cross_entropy, local_offset
+from missrec.modules.inbatch import (
+    gather_no_grad,
+    gather_with_grad,
+    global_max,
+    in_batch_cross_entropy,
+    local_offset,
+    same_target_logit,
+    world_size,
+)
 from missrec.modules.interests import Interests, discover_interests, interest_regulariser, interest_tokens
 from missrec.modules.kmeans import interest_count
 from missrec.registry import register_model
@@ -74,8 +82,11 @@ class MISSRec(SequentialRecommender):
         self.interest_ratio = config["interest_ratio"]
         self.kmeans_iters = config["kmeans_iters"]
         self.kmeans_backend = config["kmeans_backend"]
+        self.kmeans_restarts = config["kmeans_restarts"]
+        self.kmeans_init = config["kmeans_init"]
         self.seed = config["seed"]
         self.lam = config["lambda"]
+        self.same_target_logit = same_target_logit(config)
         self.item_drop_ratio = config["item_drop_ratio"]
         self.item_drop_coefficient = config["item_drop_coefficient"]
         self.use_id = self.train_stage == "transductive_ft" and config["id_type"] != "none"
@@ -149,8 +160,10 @@ class MISSRec(SequentialRecommender):
             self.modal_item_embeddings(),
             self.interest_ratio,
             n_iter=self.kmeans_iters,
-            seed=self.seed + epoch,
+            seed=self.seed + epoch * self.kmeans_restarts,
             backend=self.kmeans_backend,
+            restarts=self.kmeans_restarts,
+            init=self.kmeans_init,
         )
         for name, value in (("interest_lookup", interests.lookup), ("interest_embeddings", interests.embeddings)):
             buffer = getattr(self, name)
@@ -163,7 +176,8 @@ class MISSRec(SequentialRecommender):
     def pre_epoch(self, trainer) -> dict[str, float]:
         """Trainer hook, before every training epoch: interest discovery (spec §2.4 step 1)."""
         interests = self.discover_interests(epoch=trainer.current_epoch)
-        return {"interest_clusters": interests.num_clusters, "interest_clusters_used": interests.clusters_used()}
+        return {"interest_clusters": interests.num_clusters, "interest_clusters_used": interests.clusters_used(),
+                "interest_inertia": interests.inertia}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # interest buffers change size with K: adopt the checkpoint's shape before the copy
@@ -202,7 +216,10 @@ class MISSRec(SequentialRecommender):
             tokens = tokens + token_delta
         tokens = self.dropout(self.LayerNorm(tokens))
 
-        interest_ids, n_valid = interest_tokens(item_seq, self.interest_lookup)  # [B, Q], [B]
+        # pre-training under data parallelism: pad to the widest batch of all processes, so Q (which R depends on)
+        # is the global batch's whatever the number of processes
+        width_of = (lambda q: global_max(q, item_seq.device)) if self.train_stage == "pretrain" else None
+        interest_ids, n_valid = interest_tokens(item_seq, self.interest_lookup, width_of)  # [B, Q], [B]
         interest_pad = interest_ids == 0
         memory = self.trm_model.encoder(self.interest_embeddings[interest_ids], src_key_padding_mask=interest_pad)
         out = self.trm_model.decoder(
@@ -255,6 +272,10 @@ class MISSRec(SequentialRecommender):
         per-modality cosines; L_SS scores it against every augmented sequence. ``mask_same_target`` excludes
         candidates that share the anchor's target item (UniSRec does, the original MISSRec does not).
 
+        The objective does not depend on the number of processes W: L_SI and L_SS are means over rows, which DDP's
+        gradient average over W processes keeps; R is a SUM over the rows of the global batch, so each process
+        contributes W times its local sum (DDP divides by W), and the interest-token width Q is the global one.
+
         Returns:
             ``{"loss", "si", "ss", "reg"}`` (only ``loss`` carries gradients).
         """
@@ -273,9 +294,10 @@ class MISSRec(SequentialRecommender):
         same = target.unsqueeze(1) == all_targets.unsqueeze(0) if mask_same_target else None  # [B, N]
 
         cosines = torch.einsum("bd,mnd->mbn", seq, all_candidates)  # [M, B, N]
-        si = in_batch_cross_entropy(self.fusion(cosines, item_index=all_targets) / self.temperature, offset, same)
-        ss = in_batch_cross_entropy(seq @ gather(seq_aug).T / self.temperature, offset, same)
-        regulariser = reg + reg_aug
+        si = in_batch_cross_entropy(self.fusion(cosines, item_index=all_targets) / self.temperature, offset, same,
+                                    self.same_target_logit)
+        ss = in_batch_cross_entropy(seq @ gather(seq_aug).T / self.temperature, offset, same, self.same_target_logit)
+        regulariser = (reg + reg_aug) * world_size()  # sum over the global batch (see the docstring)
         loss = si + self.lam * ss + self.gamma * regulariser
         return {"loss": loss, "si": si.detach(), "ss": ss.detach(), "reg": regulariser.detach()}
 

@@ -9,7 +9,8 @@ Read top to bottom, the forward pass is spec §8.1-§8.4 in order:
 4. candidate ``c_j = MoE(x_j) [+ E_j]``: the ID embedding is added *before* normalisation (§8.4);
 5. ``logits_j = cos(s, c_j) / tau`` and softmax cross-entropy over all items;
 6. pre-training (§8.3): ``L_SI + lambda * L_SS`` over in-batch candidates, with the item-drop / word-drop views of
-   :mod:`missrec.modules.augment` and same-target false negatives excluded (the original set their logit to 0).
+   :mod:`missrec.modules.augment` and same-target false negatives excluded (the original set their logit to 0, which
+   still counts ``exp(0)`` per candidate in the denominator: ``legacy_same_target_zero_logit``).
 
 Deliberate differences from the released code: the PAD column (item 0) is excluded from the training softmax, as
 at evaluation and as our MISSRec does (the original kept PAD as a candidate, embedded as ``MoE(0)``); the text
@@ -26,7 +27,13 @@ from recbole.utils import InputType
 from missrec.errors import ConfigError
 from missrec.modules.adaptors import MoEAdaptor
 from missrec.modules.augment import item_drop, word_drop_mask
-from missrec.modules.inbatch import gather_no_grad, gather_with_grad, in_batch_cross_entropy, local_offset
+from missrec.modules.inbatch import (
+    gather_no_grad,
+    gather_with_grad,
+    in_batch_cross_entropy,
+    local_offset,
+    same_target_logit,
+)
 from missrec.registry import register_model
 
 TRAIN_STAGES = ("transductive_ft", "inductive_ft", "pretrain")
@@ -69,6 +76,7 @@ class UniSRec(SASRec):
         text_aug = getattr(dataset, "text_aug_features", None) if self.text_modality == "text" else None
         self.register_buffer("text_aug_features", None if text_aug is None else text_aug.float(), persistent=False)
         self.lam = config["lambda"]
+        self.same_target_logit = same_target_logit(config)
         self.item_drop_ratio = config["item_drop_ratio"]
         self.item_drop_coefficient = config["item_drop_coefficient"]
         # created after SASRec's init pass, as in the original: the adaptor keeps its own init (§8.1)
@@ -144,7 +152,7 @@ class UniSRec(SASRec):
         L_SI scores each sequence against the MoE embeddings of every target item of the (gathered) batch; L_SS
         against every augmented sequence (item drop with probability ``item_drop_coefficient`` per batch, else
         word drop when word-dropped text exists). ``mask_same_target`` excludes candidates that share the anchor's
-        target item.
+        target item (or gives them logit 0, UniSRec's released form, with ``legacy_same_target_zero_logit``).
 
         Returns:
             ``{"loss", "si", "ss", "reg"}`` (only ``loss`` carries gradients; UniSRec has no regulariser).
@@ -164,8 +172,8 @@ class UniSRec(SASRec):
         all_targets = gather_no_grad(target) if gather_negatives else target  # [N]
         offset = local_offset(seq.shape[0], gather_negatives)
         same = target.unsqueeze(1) == all_targets.unsqueeze(0) if mask_same_target else None  # [B, N]
-        si = in_batch_cross_entropy(seq @ candidates.T / self.temperature, offset, same)
-        ss = in_batch_cross_entropy(seq @ gather(seq_aug).T / self.temperature, offset, same)
+        si = in_batch_cross_entropy(seq @ candidates.T / self.temperature, offset, same, self.same_target_logit)
+        ss = in_batch_cross_entropy(seq @ gather(seq_aug).T / self.temperature, offset, same, self.same_target_logit)
         loss = si + self.lam * ss
         return {"loss": loss, "si": si.detach(), "ss": ss.detach(), "reg": torch.zeros((), device=loss.device)}
 

@@ -18,6 +18,20 @@ def distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def world_size() -> int:
+    """Number of processes of the active group (1 without one)."""
+    return dist.get_world_size() if distributed() else 1
+
+
+def global_max(value: int, device: torch.device) -> int:
+    """The largest ``value`` over all processes (the value itself without a process group)."""
+    if not distributed():
+        return value
+    t = torch.tensor([value], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 class _AllGather(torch.autograd.Function):
     """All-gather along dim 0; backward sums every process's gradient and returns this process's slice."""
 
@@ -58,7 +72,7 @@ def local_offset(batch: int, gathered: bool) -> int:
 
 
 def in_batch_cross_entropy(
-    logits: torch.Tensor, offset: int, same_target: torch.Tensor | None = None
+    logits: torch.Tensor, offset: int, same_target: torch.Tensor | None = None, same_target_logit: float = float("-inf")
 ) -> torch.Tensor:
     """Cross-entropy of anchor ``i`` against candidate ``offset + i``.
 
@@ -66,10 +80,18 @@ def in_batch_cross_entropy(
         logits: ``[B, N]`` scores of the B local anchors against N candidates.
         offset: position of the local anchors among the candidates.
         same_target: optional ``[B, N]`` bool, True where the candidate shares the anchor's target item; those
-            false negatives are excluded from the softmax (the positive itself is kept).
+            false negatives get the logit ``same_target_logit`` (the positive itself is kept).
+        same_target_logit: ``-inf`` excludes them from the softmax (default); ``0.0`` is UniSRec's released form,
+            which still adds ``exp(0) = 1`` per such candidate to the denominator (spec missrec.md §8.3).
     """
     labels = torch.arange(logits.shape[0], device=logits.device) + offset
     if same_target is not None:
         positive = F.one_hot(labels, logits.shape[1]).bool()
-        logits = logits.masked_fill(same_target & ~positive, float("-inf"))
+        logits = logits.masked_fill(same_target & ~positive, same_target_logit)
     return F.cross_entropy(logits, labels)
+
+
+def same_target_logit(config) -> float:
+    """The logit given to same-target in-batch candidates: excluded (-inf), or UniSRec's released 0 with
+    ``legacy_same_target_zero_logit``."""
+    return 0.0 if config["legacy_same_target_zero_logit"] else float("-inf")

@@ -1,12 +1,22 @@
 """K-means for interest discovery: faiss when importable (GPU build on CUDA tensors), else pure torch (CPU/CUDA).
 
-Both are proper Lloyd k-means over *all* points: k-means++ initial centroids (D^2 sampling; plain random init gets
-stuck with two centroids in one cluster) when that is cheap, random distinct points otherwise (``init="auto"``:
-k-means++ costs k sequential passes over the points, which at MISSRec's pre-training scale, 894k x 300 -> 17,879,
-reads ~18 TB of memory), ``n_iter`` assignment/update rounds, an empty cluster is re-seeded with a real point (never
-left as a zero vector). This deliberately does not
-reproduce the original MISSRec's torchpq behaviour (spec missrec.md §3.3: one effective pass, centroids replaced by
-their absolute values, empty clusters set to zero, far fewer distinct clusters than K).
+Both are proper Lloyd k-means over *all* points, ``n_iter`` assignment/update rounds, with ``n_init`` restarts of
+which the lowest inertia (sum of squared point-to-centroid distances) is kept. Seeding (``init``):
+
+* ``k-means++``: exact D^2 sampling, one centre at a time. Plain random seeding often puts two centroids in one
+  cluster and none in another, which Lloyd iterations do not repair; but exact k-means++ costs k sequential passes
+  over the points (at MISSRec's pre-training scale, 894k x 300 -> 17,879, it reads ~18 TB of memory);
+* ``batched-k-means++``: D^2 sampling in ``KMEANS_PP_ROUNDS`` rounds of k / rounds distinct centres each (the
+  oversampling idea of k-means||, without its re-clustering step). Each round's distance update is one matrix
+  product, so the whole seeding costs about one Lloyd iteration: it scales;
+* ``random``: k distinct points;
+* ``auto``: exact k-means++ while n * k < 5e8, batched k-means++ above.
+
+Empty clusters: the torch path re-seeds each with one of the points farthest from its centroid; faiss re-seeds one
+by splitting the largest cluster (the empty centroid becomes a copy of the large one's, both moved apart by a small
+symmetric perturbation), so neither leaves a zero vector. This deliberately does not reproduce the original
+MISSRec's torchpq behaviour (spec missrec.md §3.3: one effective pass, centroids replaced by their absolute values,
+empty clusters set to zero, far fewer distinct clusters than K).
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ import numpy as np
 import torch
 
 BACKENDS = ("auto", "faiss", "torch")
-INITS = ("auto", "k-means++", "random")
-KMEANS_PP_MAX_WORK = 5e8  # init="auto": k-means++ while n_points * k stays below this
+INITS = ("auto", "k-means++", "batched-k-means++", "random")
+KMEANS_PP_MAX_WORK = 5e8  # init="auto": exact k-means++ while n_points * k stays below this, batched above
+KMEANS_PP_ROUNDS = 16  # batched-k-means++: D^2 sampling rounds (benchmarks/kmeans_interest_discovery.py)
 
 
 @dataclass
@@ -63,8 +74,9 @@ def kmeans(
         n_iter: Lloyd iterations.
         seed: seed of the initial centroid draw.
         backend: ``auto`` (faiss if importable), ``faiss`` or ``torch``.
-        n_init: independent restarts; the one with the lowest inertia (sum of squared distances) is kept.
-        init: ``k-means++``, ``random`` (distinct points) or ``auto`` (k-means++ when n * k < 5e8).
+        n_init: independent restarts (seeds ``seed .. seed + n_init - 1``); the lowest inertia is kept.
+        init: ``k-means++``, ``batched-k-means++``, ``random`` (distinct points) or ``auto`` (exact k-means++ when
+            n * k < 5e8, batched above).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown k-means backend '{backend}'; choose one of {BACKENDS}")
@@ -73,11 +85,14 @@ def kmeans(
         raise ValueError(f"k-means needs 1 <= k <= n points, got k={k}, n={n}")
     if init not in INITS:
         raise ValueError(f"unknown k-means init '{init}'; choose one of {INITS}")
-    plus_plus = init == "k-means++" or (init == "auto" and n * k < KMEANS_PP_MAX_WORK)
+    if n_init < 1:
+        raise ValueError(f"k-means needs n_init >= 1 restarts, got {n_init}")
+    if init == "auto":
+        init = "k-means++" if n * k < KMEANS_PP_MAX_WORK else "batched-k-means++"
     points = points.detach().float()
     if backend == "faiss" or (backend == "auto" and faiss_available()):
-        return _faiss_kmeans(points, k, n_iter, seed, n_init, plus_plus)
-    runs = [_torch_kmeans(points, k, n_iter, seed + i, plus_plus) for i in range(n_init)]
+        return _faiss_kmeans(points, k, n_iter, seed, n_init, init)
+    runs = [_torch_kmeans(points, k, n_iter, seed + i, init) for i in range(n_init)]
     return min(runs, key=lambda r: r.inertia)
 
 
@@ -101,13 +116,43 @@ def kmeans_plus_plus(points: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     return chosen
 
 
-def _initial_indices(points: torch.Tensor, k: int, seed: int, plus_plus: bool) -> torch.Tensor:
-    if plus_plus:
+def batched_kmeans_plus_plus(points: torch.Tensor, k: int, seed: int, rounds: int = KMEANS_PP_ROUNDS) -> torch.Tensor:
+    """D^2 sampling in ``rounds`` rounds: indices ``[k]`` of distinct points. Each round draws ceil((k-1) / rounds)
+    new centres without replacement with probability proportional to the squared distance to the nearest centre
+    chosen in earlier rounds, then updates those distances with one chunked matrix product (:func:`assign`)."""
+    n = points.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    first = int(torch.randint(n, (1,), generator=generator))
+    chosen = [torch.tensor([first])]
+    taken = torch.zeros(n, dtype=torch.bool)
+    taken[first] = True
+    _, nearest = assign(points, points[first : first + 1])
+    nearest = nearest.double().cpu()  # [n]
+    per_round = math.ceil((k - 1) / max(rounds, 1)) if k > 1 else 0
+    remaining = k - 1
+    while remaining > 0:
+        weights = torch.where(taken, 0.0, nearest.clamp(min=0))
+        if float(weights.sum()) <= 0:  # every point left coincides with a centre: draw uniformly among them
+            weights = (~taken).double()
+        picked = torch.multinomial(weights, min(per_round, remaining), replacement=False, generator=generator)
+        chosen.append(picked)
+        taken[picked] = True
+        remaining -= picked.numel()
+        if remaining > 0:
+            _, dist = assign(points, points[picked.to(points.device)])
+            nearest = torch.minimum(nearest, dist.double().cpu())
+    return torch.cat(chosen).to(points.device)
+
+
+def _initial_indices(points: torch.Tensor, k: int, seed: int, init: str) -> torch.Tensor:
+    if init == "k-means++":
         return kmeans_plus_plus(points, k, seed)
+    if init == "batched-k-means++":
+        return batched_kmeans_plus_plus(points, k, seed)
     return torch.randperm(points.shape[0], generator=torch.Generator().manual_seed(seed))[:k].to(points.device)
 
 
-def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: int, plus_plus: bool) -> KMeansResult:
+def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: int, init: str) -> KMeansResult:
     import faiss
 
     x = np.ascontiguousarray(points.cpu().numpy(), dtype=np.float32)
@@ -126,16 +171,20 @@ def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: 
     best = None
     for run in range(n_init):
         km.seed = seed + run
-        km.train(x, init_centroids=x[_initial_indices(points, k, seed + run, plus_plus).cpu().numpy()])
-        if best is None or km.obj[-1] < best[0]:
-            best = (km.obj[-1], km.centroids.copy())
-    km.centroids = best[1]
-    km.index.reset()
-    km.index.add(km.centroids)
-    dists, labels = km.index.search(x, 1)
-    centroids = torch.from_numpy(km.centroids.copy()).to(points.device)
-    labels = torch.from_numpy(labels[:, 0].astype(np.int64)).to(points.device)
-    return KMeansResult(centroids, labels, "faiss", float(dists.sum()))
+        initial = x[_initial_indices(points, k, seed + run, init).cpu().numpy()]
+        if n_iter > 0:
+            km.train(x, init_centroids=initial)
+        else:  # faiss trains at least one iteration: 0 iterations = the seeds themselves
+            km.centroids = np.ascontiguousarray(initial)
+        # the inertia of the FINAL centroids (faiss's obj[-1] is that of the assignment before the last update)
+        index = faiss.IndexFlatL2(d)
+        index.add(km.centroids)
+        dists, labels = index.search(x, 1)
+        if best is None or float(dists.sum()) < best[0]:
+            best = (float(dists.sum()), km.centroids.copy(), labels[:, 0].astype(np.int64))
+    inertia, centroids, labels = best
+    return KMeansResult(torch.from_numpy(centroids).to(points.device), torch.from_numpy(labels).to(points.device),
+                        "faiss", inertia)
 
 
 @contextlib.contextmanager
@@ -173,8 +222,8 @@ def assign(points: torch.Tensor, centroids: torch.Tensor, chunk_elems: int = 1 <
     return labels, dists
 
 
-def _torch_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, plus_plus: bool) -> KMeansResult:
-    centroids = points[_initial_indices(points, k, seed, plus_plus)].clone()
+def _torch_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, init: str) -> KMeansResult:
+    centroids = points[_initial_indices(points, k, seed, init)].clone()
     for _ in range(n_iter):
         labels, dists = assign(points, centroids)
         counts = torch.bincount(labels, minlength=k)

@@ -135,7 +135,8 @@ class AcceleratePretrainer:
         stats: dict[str, float] = {}
         if self.accelerator.is_main_process:
             interests = model.discover_interests(epoch=self.epoch)
-            stats = {"interest_clusters": interests.num_clusters, "interest_clusters_used": interests.clusters_used()}
+            stats = {"interest_clusters": interests.num_clusters, "interest_clusters_used": interests.clusters_used(),
+                     "interest_inertia": interests.inertia}
         if self.accelerator.num_processes > 1:
             model.interest_lookup.copy_(broadcast(model.interest_lookup, from_process=0))
             model.interest_embeddings.copy_(broadcast(model.interest_embeddings, from_process=0))
@@ -199,6 +200,7 @@ class AcceleratePretrainer:
             f"epoch {record['epoch']} loss {record['train_loss']:.4f} (si {record['train_si']:.4f}, ss {record['train_ss']:.4f}, "
             f"R {record['train_reg']:.2f}) | {record['train_seconds']:.1f}s, {record['seq_per_s']:.0f} seq/s "
             f"({record['seq_per_s_per_process']:.0f} per process x {self.accelerator.num_processes})"
+            + (f" | k-means inertia {record['interest_inertia']:.5g}" if "interest_inertia" in record else "")
         )
         for key, value in record.items():
             if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):

@@ -78,3 +78,34 @@ def test_evaluator_is_independent_of_batch_size_and_applies_the_legacy_offset():
     ranks = (masked >= masked.gather(1, targets[:, None])).sum(1)
     assert all_rows["hit@10"] == pytest.approx((ranks <= 10).float().mean().item())
     assert legacy["hit@10"] == pytest.approx((ranks <= 11).float().mean().item())
+
+
+def test_tie_rules_differ_only_on_ties_and_topk_reproduces_the_original_collector():
+    from recbole.data.interaction import Interaction
+
+    # 4 rows, 8 items; rows 0-1 have their target tied with items above it in id order, rows 2-3 have no ties
+    scores = torch.tensor([
+        [0.0, 0.9, 0.9, 0.9, 0.1, 0.2, 0.3, 0.4],
+        [0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.9],
+        [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+        [0.0, 0.8, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    ])
+    targets = torch.tensor([3, 6, 7, 1])
+    data = [Interaction({"row": torch.arange(4), "item_id": targets})]
+
+    def run(rule: str) -> dict:
+        return NextItemEvaluator(data, "item_id", [1, 2, 3], ["hit", "ndcg"], tie_rule=rule).run(FixedScores(scores))
+
+    pessimistic, topk = run("pessimistic"), run("topk")
+    # pessimistic: row 0 rank 3, row 1 rank 7, rows 2-3 rank 1
+    assert pessimistic["hit@1"] == pytest.approx(0.5) and pessimistic["hit@3"] == pytest.approx(0.75)
+    # topk: the target's position in torch.topk's own order (what RecBole 1.0.1's collector counted)
+    masked = scores.clone()
+    masked[:, 0] = -math.inf
+    order = masked.topk(3, dim=1).indices
+    for k in (1, 2, 3):
+        expected = (order[:, :k] == targets[:, None]).any(1).float().mean().item()
+        assert topk[f"hit@{k}"] == pytest.approx(expected)
+    assert topk["hit@3"] >= pessimistic["hit@3"]  # ties can only move the target up
+    with pytest.raises(ValueError, match="tie rule"):
+        NextItemEvaluator(data, "item_id", [1], ["hit"], tie_rule="optimistic")
