@@ -122,10 +122,10 @@ def run_ours(model: str, seed: int, out: Path) -> dict[str, Any]:
     run_dir = out / "runs" / f"{model}-ours-{seed}"
     if model in SEQUENTIAL:
         res = run_finetune(model=model, dataset=SEQUENTIAL[model], device="cpu", output_dir=run_dir,
-                           overrides=our_overrides(model, seed))
+                           overrides=our_overrides(model, seed), overwrite=True)  # an interrupted run's folder
     else:
         res = run_general(model=model, dataset=GENERAL[model], device="cpu", output_dir=run_dir,
-                          overrides=our_overrides(model, seed))
+                          overrides=our_overrides(model, seed), overwrite=True)
     return {"valid": res["valid"], "test": res["test"], "best_epoch": res["best_epoch"], "epochs_run": res["epochs_run"],
             "train_seconds": [h["train_seconds"] + h.get("pre_epoch_seconds", 0.0) for h in res["history"]]}
 

@@ -1,12 +1,16 @@
 """Self-describing checkpoints: ``<stem>.safetensors`` (tensors) + ``<stem>.json`` (config, epoch, metrics, data).
 
 Nothing is ever unpickled: weights are safetensors, metadata is JSON. Both files are written atomically (temp file +
-rename), the JSON last, so a ``.json`` beside a ``.safetensors`` always describes a complete weight file.
+rename), the JSON last, so a ``.json`` beside a ``.safetensors`` always describes a complete weight file. The card
+records the weight file's sha256, and so may a shipped model card ``<stem>.md`` (a ``sha256 (safetensors)`` row):
+loading checks every recorded digest, so a card never describes a file it was not written for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save
 
+from missrec.data.prepare.checksums import sha256_file
 from missrec.errors import CheckpointError
 from missrec.io_utils import atomic_write_bytes, atomic_write_json
 
@@ -33,8 +38,10 @@ def save_checkpoint(stem: str | Path, state_dict: Mapping[str, torch.Tensor], me
     """Write ``state_dict`` and ``meta`` (JSON-serialisable) atomically; returns the ``.safetensors`` path."""
     weights, info = checkpoint_paths(stem)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    atomic_write_bytes(weights, save(tensors))
-    atomic_write_json(info, {"format_version": FORMAT_VERSION, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **meta})
+    data = save(tensors)
+    atomic_write_bytes(weights, data)
+    atomic_write_json(info, {"format_version": FORMAT_VERSION, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **meta,
+                             "sha256": hashlib.sha256(data).hexdigest()})
     return weights
 
 
@@ -43,12 +50,51 @@ def load_checkpoint(stem: str | Path, device: torch.device | str = "cpu") -> tup
     weights, info = checkpoint_paths(stem)
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such checkpoint. Fix: pass the .safetensors file (or its stem)")
-    meta = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+    meta = read_card(info)
+    check_recorded_digests(weights, meta)
     try:
         state = load_file(str(weights), device=str(device))
     except Exception as e:  # safetensors raises its own error types for truncated/corrupt files
         raise CheckpointError(f"{weights}: not a readable safetensors file ({e}). Fix: re-download or re-save it") from e
     return state, meta
+
+
+def read_card(info: Path) -> dict:
+    """The JSON card ``<stem>.json`` (``{}`` when there is none); one error naming it when it is not a JSON object."""
+    if not info.is_file():
+        return {}
+    try:
+        meta = json.loads(info.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{info}: expected a JSON model card, found invalid JSON ({e}). Fix: restore the card "
+                              "from where the checkpoint came from, or delete it to load the weights without one") from e
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{info}: expected a JSON model card (an object), found {type(meta).__name__}. "
+                              "Fix: restore the card, or delete it")
+    return meta
+
+
+MODEL_CARD_SHA256 = re.compile(r"sha256 \(safetensors\)\s*\|\s*`([0-9a-f]{64})`")
+
+
+def check_recorded_digests(weights: Path, meta: dict) -> None:
+    """Compare the weight file's sha256 with the one its JSON card and its markdown model card record, if any."""
+    recorded = []
+    if isinstance(meta.get("sha256"), str):
+        recorded.append((meta["sha256"], weights.with_suffix(".json").name))
+    card = weights.with_suffix(".md")
+    if card.is_file():
+        match = MODEL_CARD_SHA256.search(card.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            recorded.append((match.group(1), card.name))
+    if not recorded:
+        return
+    actual = sha256_file(weights)
+    for expected, source in recorded:
+        if expected != actual:
+            raise CheckpointError(f"{weights}: expected sha256 {expected[:16]}... (recorded in {source}), found "
+                                  f"{actual[:16]}...: this is not the file the card describes. Fix: re-download "
+                                  "the checkpoint, or use the card written with it")
 
 
 def load_into(model: torch.nn.Module, state: Mapping[str, torch.Tensor], strict_shapes: bool = True) -> dict:

@@ -23,7 +23,6 @@ import _compat_pickle
 import argparse
 import collections
 import pickle
-import sys
 import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,7 +32,8 @@ import numpy as np
 import torch
 
 from missrec.checkpoint import save_checkpoint
-from missrec.errors import CheckpointError, MissrecError
+from missrec.cli.common import run_reporting_errors
+from missrec.errors import CheckpointError
 
 # ---- what the unpickler may resolve ------------------------------------------------------------------------------
 _TORCH_DTYPES = {name for name in dir(torch) if isinstance(getattr(torch, name), torch.dtype)}
@@ -322,15 +322,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="the authors' .pth file, e.g. MISSRec-FHCKM_mm_full-100.pth")
     parser.add_argument("out_stem", help="output stem: writes <out_stem>.safetensors and <out_stem>.json")
     args = parser.parse_args(argv)
-    try:
+
+    def convert() -> None:
         state, meta = import_checkpoint(args.checkpoint)
         weights = save_checkpoint(args.out_stem, state, meta)
-    except MissrecError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"{weights}: {len(state)} tensors of a {meta['model']} checkpoint (epoch {meta['epoch']}); "
-          f"renamed {len(meta['renamed'])}, dropped {len(meta['dropped'])}: {sorted(meta['dropped'])}")
-    return 0
+        print(f"{weights}: {len(state)} tensors of a {meta['model']} checkpoint (epoch {meta['epoch']}); "
+              f"renamed {len(meta['renamed'])}, dropped {len(meta['dropped'])}: {sorted(meta['dropped'])}")
+
+    return run_reporting_errors(convert)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from missrec.compat import SafeConfig
 from missrec.errors import ConfigError, closest
+from missrec.validation import check_dataset_name, validate_combination, validate_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROPS_DIR = REPO_ROOT / "props"
@@ -22,13 +24,29 @@ _RECBOLE_PROPS = Path(__import__("recbole").__file__).resolve().parent / "proper
 RUNTIME_KEYS = {"model", "dataset", "config_files", "output_dir"}
 
 
+class NumberLoader(yaml.SafeLoader):
+    """YAML's safe loader, reading ``1e-4`` as a number (YAML 1.1 wants ``1.0e-4``; users write ``1e-4``)."""
+
+
+NumberLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`NumberLoader`."""
+    return yaml.load(text, Loader=NumberLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read one props file; a file that is not a mapping is an error naming it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such props file. Fix: check the path")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML ({e}). Fix: correct the syntax") from e
     if not isinstance(data, dict):
@@ -73,7 +91,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"override '{item}': expected key=value. Fix: e.g. learning_rate=0.0005")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = load_yaml(value)
         except yaml.YAMLError as e:
             raise ConfigError(f"override '{item}': the value is not valid YAML ({e})") from e
     return out
@@ -94,7 +112,8 @@ def build_config(
     extra_props: Sequence[str | Path] = (),
     overrides: Mapping[str, Any] | None = None,
 ) -> SafeConfig:
-    """Layer the props files and overrides into a validated RecBole config.
+    """Layer the props files and overrides into a validated RecBole config (:mod:`missrec.validation`: types,
+    ranges and agreeing keys are checked here, before any data is read).
 
     Args:
         model: the model class (its ``__name__`` selects ``props/<Model>.yaml``).
@@ -103,6 +122,7 @@ def build_config(
         extra_props: user yaml files layered after the defaults.
         overrides: ``key: value`` pairs applied last.
     """
+    check_dataset_name(dataset)
     valid = known_keys(model.__name__)
     merged: dict[str, Any] = {}
     for path in [*stage_props(model.__name__, stage, dataset), *map(Path, extra_props)]:
@@ -113,10 +133,13 @@ def build_config(
     check_keys(overrides, valid, "overrides")
     merged.update(overrides)
     merged["data_path"] = str(_resolve_data_path(merged.get("data_path", "datasets/downstream/")))
+    validate_values(merged)
     try:
-        return SafeConfig(model=model, dataset=dataset, config_dict=merged)
+        config = SafeConfig(model=model, dataset=dataset, config_dict=merged)
     except (ValueError, KeyError, TypeError, NotImplementedError) as e:
         raise ConfigError(f"invalid configuration: {e}") from e
+    validate_combination(config)
+    return config
 
 
 def _resolve_data_path(path: str) -> Path:

@@ -22,6 +22,14 @@ class CheckpointError(MissrecError):
     """A checkpoint cannot be read safely or does not fit the model."""
 
 
+class OutputError(MissrecError):
+    """A run folder or checkpoint folder cannot be written, or holds another run's files."""
+
+
+class TrainingError(MissrecError, ValueError):
+    """Training cannot go on (a non-finite loss); the message names the likely cause."""
+
+
 def data_error(path: object, expected: str, found: str, fix: str) -> DataError:
     """Build a :class:`DataError` in the house format: file, expected, found, fix."""
     return DataError(f"{path}: expected {expected}, found {found}. Fix: {fix}")

@@ -14,8 +14,14 @@ from missrec.logging_utils import get_logger
 
 
 def default_run_dir(*parts: str) -> Path:
-    """``runs/<part>-<part>-...-<timestamp>`` under the working directory."""
-    return Path("runs") / "-".join([*parts, time.strftime("%Y%m%d-%H%M%S")])
+    """``runs/<part>-<part>-...-<timestamp>`` under the working directory; ``-2``, ``-3`` ... appended when a run
+    started in the same second already has that folder."""
+    base = Path("runs") / "-".join([*parts, time.strftime("%Y%m%d-%H%M%S")])
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 def mean(values: Sequence[float]) -> float:

@@ -19,8 +19,10 @@ from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import get_model
 from missrec.reporting import default_run_dir, finish_run, mean, trainer_summary
+from missrec.run_folder import prepare_run_folder
 from missrec.trainers.finetune import FinetuneTrainer
-from missrec.transfer import count_trainable, load_pretrained
+from missrec.transfer import count_trainable, load_pretrained, read_pretrained
+from missrec.validation import warn_topk_above_items
 
 MODES = {"transductive": "transductive_ft", "inductive": "inductive_ft"}
 DEFAULT_DATASET = ml100k.NAME
@@ -37,6 +39,14 @@ def data_fingerprint(dataset: MultimodalSequentialDataset) -> dict[str, Any]:
         "item_tokens_sha256": hashlib.sha256(tokens.encode()).hexdigest(),
         "modalities": {m: int(f.shape[1]) for m, f in dataset.modality_features.items()},
     }
+
+
+def build_model(cls: type, config, dataset):
+    """``cls(config, dataset)``; a model refusing its configuration (a ``ValueError``) is one :class:`ConfigError`."""
+    try:
+        return cls(config, dataset)
+    except ValueError as e:
+        raise ConfigError(f"{cls.__name__}: {e}") from e
 
 
 def ensure_dataset(config) -> None:
@@ -56,8 +66,11 @@ def run_finetune(
     output_dir: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     props: Sequence[str | Path] = (),
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune (or train from scratch) one model on one dataset and evaluate it on the test split.
+
+    Every value is checked, the checkpoint read and the run folder made writable before any data is read.
 
     Args:
         model: registered model name (``MISSRec``, ``SASRec`` ...).
@@ -69,6 +82,7 @@ def run_finetune(
         output_dir: run folder; default ``runs/<model>-<dataset>-<mode>-<time>``.
         overrides: ``key: value`` config overrides (validated against the props).
         props: extra props yaml files.
+        overwrite: replace what ``output_dir`` holds (otherwise a non-empty folder is refused).
 
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, trainable parameters, paths.
@@ -77,25 +91,28 @@ def run_finetune(
     if mode not in MODES:
         raise ConfigError(f"unknown mode '{mode}'. Fix: one of {sorted(MODES)}")
     if mode not in entry.modes:
-        raise ConfigError(f"{model} has no {mode} mode (it supports {list(entry.modes)})")
+        raise ConfigError(f"{model} has no {mode} mode (it supports {list(entry.modes)}). Fix: -mode {entry.modes[0]}")
     flags = {"train_stage": MODES[mode]}
     if device is not None:
         flags["device"] = device
     if epochs is not None:
         flags["epochs"] = epochs
     config = build_config(entry.cls, dataset, "finetune", props, {**(overrides or {}), **flags})
-    output_dir = Path(output_dir) if output_dir else default_run_dir(model, dataset, mode)
+    source = read_pretrained(pretrained) if pretrained else None
+    output_dir = prepare_run_folder(output_dir or default_run_dir(model, dataset, mode), overwrite)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
     ensure_dataset(config)
 
     data = MultimodalSequentialDataset(config)
     train_split, valid_split, test_split = data.build()
+    warn_topk_above_items(config["topk"], int(data.item_num) - 1, logger)
     init_seed(config["seed"], config["reproducibility"])
-    net = entry.cls(config, train_split).to(config["device"])
+    net = build_model(entry.cls, config, train_split).to(config["device"])
     transfer = None
     if pretrained:
-        transfer = load_pretrained(net, pretrained, fix_enc=config["fix_enc"] if config["fix_enc"] is not None else True)
+        fix_enc = config["fix_enc"] if config["fix_enc"] is not None else True
+        transfer = load_pretrained(net, pretrained, fix_enc=fix_enc, source=source)
         logger.info(f"loaded {pretrained}: {len(transfer['loaded'])} tensors; new: {transfer['new_by_design']}; "
                     f"missing: {transfer['missing']}; unexpected: {transfer['unexpected']}; frozen: {len(transfer['frozen'])}")
     trainable = count_trainable(net)

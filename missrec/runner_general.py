@@ -12,14 +12,17 @@ from missrec.compat import SafeConfig
 from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config
 from missrec.data.general import BPRTrainLoader, GeneralDataset, load_general_dataset
 from missrec.data.general.ml100k import NAME as ML100K_GENERAL
-from missrec.errors import ConfigError
+from missrec.errors import ConfigError, DataError
 from missrec.evaluation.general import TopKEvaluator
 from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import MODELS, get_model
 from missrec.reporting import default_run_dir, finish_run, mean, trainer_summary
+from missrec.run_folder import prepare_run_folder
+from missrec.runner import build_model
 from missrec.trainers.finetune import FinetuneTrainer
 from missrec.transfer import count_trainable
+from missrec.validation import warn_topk_above_items
 
 DEFAULT_DATASET = ML100K_GENERAL
 STAGE = "general"
@@ -42,6 +45,18 @@ def build_general_config(
     """
     again = [PROPS_DIR / f"{model_cls.__name__}.yaml", DATASET_PROPS_DIR / f"{dataset}.yaml"]
     return build_config(model_cls, dataset, STAGE, [*(p for p in again if p.is_file()), *props], overrides)
+
+
+def check_evaluation_splits(data: GeneralDataset) -> None:
+    """Refuse a dataset without validation or test rows: no epoch could be selected, or nothing tested."""
+    for split, label in (("valid", "validation"), ("test", "test")):
+        if len(data.splits[split]) == 0:
+            raise DataError(
+                f"dataset '{data.name}' ({data.source}): no {label} rows, so "
+                + ("no epoch can be selected" if split == "valid" else "nothing can be tested")
+                + ". Fix: split the interactions into train/valid/test (MMRec: x_label 0/1/2; "
+                "python -m missrec.data.prepare.amazon export-mmrec writes all three)"
+            )
 
 
 def build_evaluator(config, dataset: GeneralDataset, split: str, user_field: str) -> TopKEvaluator:
@@ -68,8 +83,11 @@ def run_general(
     output_dir: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     props: Sequence[str | Path] = (),
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train one general model on one dataset, select on validation, report test at the best validation epoch.
+
+    Every value is checked and the run folder made writable before any data is read.
 
     Args:
         model: registered general model (``BPR``, ``LightGCN``, ``VBPR``, ``LATTICE``, ``FREEDOM`` ...).
@@ -79,6 +97,7 @@ def run_general(
         output_dir: run folder; default ``runs/<model>-<dataset>-<time>``.
         overrides: ``key: value`` config overrides (validated against the props).
         props: extra props yaml files.
+        overwrite: replace what ``output_dir`` holds (otherwise a non-empty folder is refused).
 
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, seconds per epoch, paths.
@@ -92,14 +111,16 @@ def run_general(
     if epochs is not None:
         flags["epochs"] = epochs
     config = build_general_config(entry.cls, dataset, props, {**(overrides or {}), **flags})
-    output_dir = Path(output_dir) if output_dir else default_run_dir(model, dataset)
+    output_dir = prepare_run_folder(output_dir or default_run_dir(model, dataset), overwrite)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
 
     data = load_general_dataset(config)
+    check_evaluation_splits(data)
+    warn_topk_above_items(config["topk"], data.n_items, logger)
     fingerprint = data.fingerprint()
     init_seed(config["seed"], config["reproducibility"])
-    net = entry.cls(config, data).to(config["device"])
+    net = build_model(entry.cls, config, data).to(config["device"])
     trainable = count_trainable(net)
     logger.info(f"{model} on {dataset}: {data.n_users} users, {data.n_items} items, rows "
                 f"{[len(data.splits[s]) for s in ('train', 'valid', 'test')]}, modalities {fingerprint['modalities']}; "

@@ -4,9 +4,15 @@ Accepted checkpoints: ours (``<stem>.safetensors`` + ``<stem>.json``, or the ste
 files (read by :mod:`missrec.checkpoint_import` without unrestricted unpickling, keys mapped to our names).
 
 What transfers: everything in the checkpoint that the model has (position embedding, transformer, input LayerNorm,
-adaptors, fusion). What is new by design: the item-ID table (a new item set) and the interest buffers (recomputed by
-interest discovery). Every other missing or unexpected key is reported, never silently ignored; a checkpoint whose
+adaptors, fusion). What is new by design: the item-ID table (a new item set), the interest buffers (recomputed by
+interest discovery) and the adaptor of a modality the checkpoint has no adaptor for (a new modality downstream). Every other missing or unexpected key is reported, never silently ignored; a checkpoint whose
 shapes do not fit the model is one error that names the settings to use.
+
+Whether a checkpoint fits is decided from its tensors, not from its card: the encoder (the tensors under the
+model's ``transfer_frozen_prefixes``, which ``fix_enc`` freezes) must be there in full, or the transfer is refused
+in one line naming the missing keys (another model's checkpoint would otherwise load a LayerNorm and a position
+table, then freeze a randomly initialised transformer). A card naming another model only earns a warning when the
+tensors fit. Weights must be finite and of moderate magnitude (:mod:`missrec.numeric`).
 
 With ``fix_enc``, the parameters under the model's ``transfer_frozen_prefixes`` are frozen (MISSRec, spec §2.2:
 position embedding + the whole ``trm_model``; UniSRec, §8.4: position embedding + ``trm_encoder``); a model that
@@ -24,50 +30,81 @@ import torch
 from missrec.checkpoint import load_checkpoint, load_into
 from missrec.checkpoint_import import import_checkpoint
 from missrec.errors import CheckpointError
+from missrec.logging_utils import get_logger
+from missrec.numeric import MAX_ABS_VALUE, magnitude_problem
 
 NEW_BY_DESIGN = ("item_embedding.", "interest_lookup", "interest_embeddings")
+ADAPTOR_PREFIX = "adaptors."  # MISSRec's per-modality adaptors: adaptors.<modality>.weight/bias
 DEFAULT_FROZEN = ("position_embedding.", "trm_model.", "trm_encoder.")
 AUTHOR_SUFFIXES = (".pth", ".pt")
 
 
 def read_pretrained(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``(state_dict, meta)`` of one of our checkpoints, or of an authors' ``.pth`` (dispatch on the suffix)."""
-    if Path(path).suffix in AUTHOR_SUFFIXES:
-        return import_checkpoint(path)
-    return load_checkpoint(path)
+    """``(state_dict, meta)`` of one of our checkpoints, or of an authors' ``.pth`` (dispatch on the suffix), with
+    every weight checked finite and of moderate magnitude."""
+    state, meta = import_checkpoint(path) if Path(path).suffix in AUTHOR_SUFFIXES else load_checkpoint(path)
+    for key, value in state.items():
+        if key.startswith(NEW_BY_DESIGN):
+            continue  # not loaded
+        problem = magnitude_problem(value)
+        if problem and problem.startswith("NaN"):
+            raise CheckpointError(f"{path}: expected finite weights, found NaN/inf in {key}. Fix: use a checkpoint "
+                                  "saved before training diverged")
+        if problem:
+            raise CheckpointError(f"{path}: expected weights of magnitude <= {MAX_ABS_VALUE:g}, found "
+                                  f"{float(value.abs().max()):.3g} in {key} (k-means and the transformer overflow on "
+                                  "them). Fix: use another checkpoint")
+    return state, meta
 
 
-def load_pretrained(model: torch.nn.Module, path: str | Path, fix_enc: bool = True) -> dict:
+def load_pretrained(
+    model: torch.nn.Module,
+    path: str | Path,
+    fix_enc: bool = True,
+    source: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None,
+) -> dict:
     """Load ``path`` into ``model`` (strict shapes) and, with ``fix_enc``, freeze the transferred encoder.
+
+    Args:
+        model: the fine-tuning model.
+        path: the checkpoint (named in messages and the report).
+        fix_enc: freeze the transferred encoder.
+        source: ``read_pretrained(path)`` when the caller read it already (to check it before loading data).
 
     Returns:
         The load report: ``loaded``, ``missing``, ``unexpected``, ``shape_mismatch`` (always empty: a mismatch is
         an error), ``new_by_design``, ``dropped`` (keys an authors' ``.pth`` holds that are rebuilt or obsolete,
         with the reason), ``frozen`` and ``meta``.
     """
-    state, meta = read_pretrained(path)
-    _check_same_model(model, meta, path)
+    state, meta = source if source is not None else read_pretrained(path)
     state = {k: v for k, v in state.items() if not k.startswith(NEW_BY_DESIGN)}
+    _check_encoder_present(model, state, meta, path)
     _check_fits(model, state, meta, path)
+    _note_card_mismatch(model, meta, path)
     report = load_into(model, state)
     if not report["loaded"]:
         raise CheckpointError(f"{path}: no parameter of the checkpoint matches the model {type(model).__name__}")
-    report["new_by_design"] = [k for k in report["missing"] if k.startswith(NEW_BY_DESIGN)]
-    report["missing"] = [k for k in report["missing"] if not k.startswith(NEW_BY_DESIGN)]
+    # a modality the checkpoint never saw (e.g. a third one downstream) gets a new adaptor: new by design too
+    fresh = tuple(f"{ADAPTOR_PREFIX}{m}." for m in _adaptor_modalities(report["missing"]) - _adaptor_modalities(state))
+    report["new_by_design"] = [k for k in report["missing"] if k.startswith(NEW_BY_DESIGN + fresh)]
+    report["missing"] = [k for k in report["missing"] if not k.startswith(NEW_BY_DESIGN + fresh)]
     report["dropped"] = dict(meta.get("dropped", {}))
     report["frozen"] = freeze_encoder(model) if fix_enc else []
     report["meta"] = meta
     return report
 
 
+def _adaptor_modalities(keys) -> set[str]:
+    """Modalities of the ``adaptors.<modality>.*`` keys among ``keys``."""
+    return {k.split(".")[1] for k in keys if k.startswith(ADAPTOR_PREFIX)}
+
+
 def freeze_encoder(model: torch.nn.Module) -> list[str]:
     """``requires_grad = False`` under the model's ``transfer_frozen_prefixes``; returns the frozen names."""
-    prefixes = tuple(getattr(model, "transfer_frozen_prefixes", DEFAULT_FROZEN))
-    frozen = []
-    for name, param in model.named_parameters():
-        if name.startswith(prefixes):
-            param.requires_grad_(False)
-            frozen.append(name)
+    frozen = encoder_keys(model)
+    params = dict(model.named_parameters())
+    for name in frozen:
+        params[name].requires_grad_(False)
     return frozen
 
 
@@ -77,11 +114,44 @@ def count_trainable(model: torch.nn.Module) -> int:
 
 
 # ---- fit checks --------------------------------------------------------------------------------------------------
-def _check_same_model(model: torch.nn.Module, meta: Mapping[str, Any], path: str | Path) -> None:
-    source, target = meta.get("model"), type(model).__name__
-    if isinstance(source, str) and source != target:
-        raise CheckpointError(f"{path} holds a {source} checkpoint, which cannot initialise {target}. "
+def encoder_keys(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters a transfer with ``fix_enc`` freezes: the encoder the checkpoint must provide."""
+    prefixes = tuple(getattr(model, "transfer_frozen_prefixes", DEFAULT_FROZEN))
+    return [name for name, _ in model.named_parameters() if name.startswith(prefixes)]
+
+
+def looks_like(state: Mapping[str, torch.Tensor]) -> str | None:
+    """The model whose encoder the tensors hold, from their names (``None`` if unrecognised)."""
+    if any(k.startswith("trm_model.") for k in state):
+        return "MISSRec"
+    if any(k.startswith("trm_encoder.") for k in state):
+        return "UniSRec" if any(k.startswith("moe_adaptor.") for k in state) else "SASRec"
+    return None
+
+
+def _check_encoder_present(model: torch.nn.Module, state: Mapping[str, torch.Tensor], meta: Mapping[str, Any],
+                           path: str | Path) -> None:
+    """Refuse a checkpoint lacking any encoder tensor (with or without ``fix_enc``: an encoder left at its random
+    initialisation is not a transfer)."""
+    required = encoder_keys(model)
+    missing = [k for k in required if k not in state]
+    if not missing:
+        return
+    target = type(model).__name__
+    source = looks_like(state) or (meta.get("model") if isinstance(meta.get("model"), str) else None)
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    lacks = f"it lacks {len(missing)} of the {len(required)} encoder tensors a transfer loads and freezes ({shown})"
+    if source and source != target:
+        raise CheckpointError(f"{path} holds a {source} checkpoint, which cannot initialise {target}: {lacks}. "
                               f"Fix: fine-tune it with --model {source}")
+    raise CheckpointError(f"{path}: {lacks}. Fix: pass a checkpoint of a {target} model with the same layers")
+
+
+def _note_card_mismatch(model: torch.nn.Module, meta: Mapping[str, Any], path: str | Path) -> None:
+    claimed, target = meta.get("model"), type(model).__name__
+    if isinstance(claimed, str) and claimed != target:
+        get_logger().warning(f"{path}: its card says {claimed}, but its tensors hold a complete {target} encoder: "
+                             f"loading them. Fix: correct the card's \"model\" if it is wrong")
 
 
 def _check_fits(model: torch.nn.Module, state: Mapping[str, torch.Tensor], meta: Mapping[str, Any], path) -> None:

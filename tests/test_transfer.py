@@ -122,11 +122,67 @@ def test_report_lists_missing_and_unexpected_keys_exactly(tiny_data, tmp_path):
     assert torch.equal(target.LayerNorm.weight, source.LayerNorm.weight)
 
 
+def test_a_modality_the_checkpoint_never_saw_gets_a_new_adaptor_by_design(tiny_data, tmp_path):
+    source = build(MISSRec, tiny_data, 12, {"text": 6, "kg": 4}, hidden_size=8, n_heads=2, inner_size=8,
+                   train_stage="inductive_ft")
+    save_checkpoint(tmp_path / "ckpt", source.state_dict(), {"model": "MISSRec"})
+    target = build(MISSRec, tiny_data, 12, {"text": 6, "kg": 4, "cast": 5}, hidden_size=8, n_heads=2, inner_size=8,
+                   train_stage="inductive_ft")
+    report = load_pretrained(target, tmp_path / "ckpt")
+    assert report["missing"] == []
+    assert {"adaptors.cast.weight", "adaptors.cast.bias"} <= set(report["new_by_design"])
+    assert torch.equal(target.adaptors["kg"].weight, source.adaptors["kg"].weight)
+    assert target.adaptors["cast"].weight.requires_grad  # trained from scratch downstream
+    state = source.state_dict()
+    del state["adaptors.kg.bias"]  # a modality the checkpoint HAS, but incompletely: still reported missing
+    save_checkpoint(tmp_path / "partial", state, {"model": "MISSRec"})
+    report = load_pretrained(build(MISSRec, tiny_data, 12, {"text": 6, "kg": 4}, hidden_size=8, n_heads=2,
+                                   inner_size=8, train_stage="inductive_ft"), tmp_path / "partial")
+    assert report["missing"] == ["adaptors.kg.bias"]
+
+
 def test_a_checkpoint_of_another_model_is_refused(tiny_data, unisrec_pth):
     model = build(MISSRec, tiny_data, 12, {"text": 768}, hidden_size=300)
-    refusal = r"holds a UniSRec checkpoint, which cannot initialise MISSRec\. Fix: fine-tune it with --model UniSRec"
+    refusal = (r"holds a UniSRec checkpoint, which cannot initialise MISSRec: it lacks 34 of the 35 encoder tensors "
+               r"a transfer loads and freezes \(trm_model\.encoder\.layers\.0\..*Fix: fine-tune it with --model UniSRec")
     with pytest.raises(CheckpointError, match=refusal):
         load_pretrained(model, unisrec_pth[0])
+
+
+@pytest.mark.parametrize("card", [None, {"model": "MISSRec"}])
+def test_the_tensors_decide_not_the_card(tiny_data, tmp_path, card):
+    """UniSRec tensors under no card, or under a card claiming MISSRec: refused (3 tensors would load and a
+    random transformer would be frozen); MISSRec tensors under a card claiming UniSRec: loaded."""
+    uni = build(UniSRec, tiny_data, 12, {"text": 6}, hidden_size=8, n_heads=2, inner_size=8)
+    save_checkpoint(tmp_path / "uni", uni.state_dict(), card or {})
+    if card is None:
+        (tmp_path / "uni.json").unlink()
+    target = build(MISSRec, tiny_data, 12, {"text": 6}, hidden_size=8, n_heads=2, inner_size=8)
+    with pytest.raises(CheckpointError, match=r"holds a UniSRec checkpoint.*lacks 34 of the 35 encoder tensors"):
+        load_pretrained(target, tmp_path / "uni")
+    assert all(p.requires_grad for p in target.parameters())  # nothing frozen by the refused transfer
+    source = build(MISSRec, tiny_data, 12, {"text": 6}, hidden_size=8, n_heads=2, inner_size=8)
+    save_checkpoint(tmp_path / "mis", source.state_dict(), {"model": "UniSRec"})
+    report = load_pretrained(target, tmp_path / "mis")
+    assert report["missing"] == [] and len(report["frozen"]) == 35
+    assert torch.equal(target.trm_model.encoder.layers[0].linear1.weight, source.trm_model.encoder.layers[0].linear1.weight)
+
+
+def test_card_digest_and_weight_values_are_checked(tiny_data, tmp_path):
+    model = build(MISSRec, tiny_data, 12, {"text": 6}, hidden_size=8, n_heads=2, inner_size=8)
+    state = model.state_dict()
+    save_checkpoint(tmp_path / "ok", state, {"model": "MISSRec"})
+    assert len(read_pretrained(tmp_path / "ok")[0]) == len(state)  # the card's own sha256 matches
+    (tmp_path / "ok.md").write_text(f"| sha256 (safetensors) | `{'ab' * 32}` |\n")
+    with pytest.raises(CheckpointError, match=r"ok\.safetensors: expected sha256 abababab.*recorded in ok\.md"):
+        read_pretrained(tmp_path / "ok")
+    (tmp_path / "ok.json").write_text("{broken")
+    with pytest.raises(CheckpointError, match=r"ok\.json: expected a JSON model card, found invalid JSON"):
+        read_pretrained(tmp_path / "ok")
+    state["LayerNorm.weight"][0] = 3e38
+    save_checkpoint(tmp_path / "big", state, {})
+    with pytest.raises(CheckpointError, match=r"expected weights of magnitude <= 1e\+06, found 3e\+38 .* LayerNorm\.weight"):
+        read_pretrained(tmp_path / "big")
 
 
 # ---- the authors' UniSRec checkpoint at the spec's sizes (§8.4) -------------------------------------------------

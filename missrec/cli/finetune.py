@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from missrec.cli.common import add_run_options, run_reporting_errors
+from missrec.cli.common import add_run_options, parse_run_args, run_reporting_errors
 from missrec.config import parse_overrides
 from missrec.registry import MODELS, get_model
 from missrec.runner import DEFAULT_DATASET, MODES, run_finetune
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_run_args(build_parser(), argv)
     return run_reporting_errors(lambda: run_finetune(
         model=args.model,
         dataset=args.dataset,
@@ -42,4 +42,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir=args.output,
         overrides=parse_overrides(args.overrides),
         props=args.props,
+        overwrite=args.overwrite,
     ))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from missrec.cli.common import add_run_options, run_reporting_errors
+from missrec.cli.common import add_run_options, parse_run_args, run_reporting_errors
 from missrec.config import parse_overrides
 from missrec.runner_pretrain import DEFAULT_CORPUS, run_pretrain
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_run_args(build_parser(), argv)
 
     def run() -> None:
         overrides = parse_overrides(args.overrides)
@@ -41,6 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides["mask_same_target"] = True
         run_pretrain(model=args.model, dataset=args.dataset, epochs=args.epochs, output_dir=args.output,
                      checkpoint_dir=args.checkpoint_dir, overrides=overrides, props=args.props, resume=args.resume,
-                     cpu=args.cpu)
+                     cpu=args.cpu, overwrite=args.overwrite)
 
     return run_reporting_errors(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from missrec.cli.common import add_run_options, run_reporting_errors
+from missrec.cli.common import add_run_options, parse_run_args, run_reporting_errors
 from missrec.config import parse_overrides
 from missrec.runner_general import DEFAULT_DATASET, general_models, run_general
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_run_args(build_parser(), argv)
     return run_reporting_errors(lambda: run_general(
         model=args.model,
         dataset=args.dataset,
@@ -36,4 +36,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir=args.output,
         overrides=parse_overrides(args.overrides),
         props=args.props,
+        overwrite=args.overwrite,
     ))

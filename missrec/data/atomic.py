@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from missrec.errors import data_error
+from missrec.logging_utils import get_logger
 
 REQUIRED_COLUMNS = ("user_id:token", "item_id_list:token_seq", "item_id:token")
 DATASETS_README = "datasets/README.md"
@@ -21,7 +22,12 @@ def split_path(data_dir: str | Path, name: str, split: str) -> Path:
 
 
 def validate_split_file(path: str | Path, required: Sequence[str] = REQUIRED_COLUMNS) -> int:
-    """Validate one ``.inter`` file: header, column count of every row, non-empty. Returns the row count."""
+    """Validate one ``.inter`` file: header, column count of every row, non-empty. Returns the row count.
+
+    Rows repeating an earlier row exactly (same user, history and target) are accepted with a warning that
+    counts them: a benchmark writer never repeats a row, so they are usually a concatenation gone wrong, and they
+    weigh their sequences more in training and in the metrics.
+    """
     path = Path(path)
     if not path.is_file():
         raise data_error(
@@ -43,6 +49,8 @@ def validate_split_file(path: str | Path, required: Sequence[str] = REQUIRED_COL
                 "'user_id:token<TAB>item_id_list:token_seq<TAB>item_id:token'",
             )
         rows = 0
+        seen: set[int] = set()
+        repeats = 0
         for n, line in enumerate(f, 2):
             if not line.strip():
                 continue
@@ -55,8 +63,15 @@ def validate_split_file(path: str | Path, required: Sequence[str] = REQUIRED_COL
                     "repair or regenerate this file",
                 )
             rows += 1
+            key = hash(line.rstrip("\n"))
+            repeats += key in seen
+            seen.add(key)
     if rows == 0:
         raise data_error(path, "at least one interaction row", "an empty split (header only)", "regenerate the split")
+    if repeats:
+        get_logger().warning(f"{path}: {repeats} of {rows} rows repeat an earlier row exactly, so their sequences "
+                             "weigh more in training and metrics. Fix: remove the repeats (or rebuild the split) "
+                             "unless they are intended")
     return rows
 
 

@@ -11,6 +11,7 @@ from recbole.data.dataset import SequentialDataset
 
 from missrec.data.atomic import validate_benchmark
 from missrec.data.features import count_index_rows, infer_feature_dim, read_feature_file
+from missrec.data.prepare.checksums import check_listed_files
 from missrec.errors import data_error
 
 
@@ -41,16 +42,25 @@ class MultimodalSequentialDataset(SequentialDataset):
     ``modality_features[name]`` is a float32 tensor ``[n_items, d]`` whose row ``i`` belongs to RecBole's internal
     item id ``i`` (row 0 = ``[PAD]`` = zeros). The modalities come from the ``modalities`` config key
     (``{name: suffix}``); each is read from ``<data_path>/<ds>.<suffix>`` and validated (size, rows, finiteness,
-    coverage of every item token).
+    coverage of every item token). When the folder has a manifest ``<ds>.sha256``, the files read are first
+    checked against it.
     """
 
     def __init__(self, config) -> None:
         data_dir = Path(config["data_path"])
+        check_listed_files(data_dir / f"{config['dataset']}.sha256", self._files_read(config))
         self.split_rows = validate_benchmark(data_dir, config["dataset"], config["benchmark_filename"])
         with warnings.catch_warnings():  # RecBole's pandas-2 FutureWarnings (chained fillna, agg(len))
             warnings.simplefilter("ignore", FutureWarning)
             super().__init__(config)
         self.modality_features = self._load_modalities(config, data_dir)
+
+    def _files_read(self, config) -> list[str]:
+        """Names of the files this dataset reads from its folder."""
+        name = config["dataset"]
+        return [f"{name}.{split}.inter" for split in config["benchmark_filename"]] + [f"{name}.item2index"] + [
+            f"{name}.{suffix}" for suffix in (config["modalities"] or {}).values()
+        ]
 
     def build(self) -> list[MultimodalSequentialDataset]:
         """RecBole's split into [train, valid, test], with histories truncated to ``MAX_ITEM_LIST_LENGTH``."""

@@ -7,35 +7,42 @@ knowledge-graph link) has an all-zero row. ``.feat1CLS`` is text, ``.feat2CLS`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from missrec.errors import data_error
 from missrec.io_utils import atomic_write_bytes
+from missrec.numeric import MAX_ABS_VALUE, magnitude_problem
 
 FLOAT32_LE = np.dtype("<f4")
 
 
-def read_index(path: str | Path) -> dict[str, int]:
-    """Read an id map (``raw_id<TAB>index`` per line, no header) into ``{raw_id: index}``."""
+def index_entries(path: str | Path) -> Iterator[tuple[str, int]]:
+    """``(raw_id, index)`` of every line of an id map (``raw_id<TAB>index``, no header; blank lines skipped); a
+    line of another shape is one error naming it."""
     path = Path(path)
-    mapping: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
             parts = line.rstrip("\n").split("\t")
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 raise data_error(
                     f"{path}:{n}", "'raw_id<TAB>integer index'", repr(line.rstrip()), "regenerate the id map"
                 )
-            mapping[parts[0]] = int(parts[1])
-    return mapping
+            yield parts[0], int(parts[1])
+
+
+def read_index(path: str | Path) -> dict[str, int]:
+    """Read an id map into ``{raw_id: index}`` (see :func:`index_entries`)."""
+    return dict(index_entries(path))
 
 
 def count_index_rows(path: str | Path) -> int:
-    """Number of items in an id map (= rows every feature file of the dataset must have)."""
-    with open(path, encoding="utf-8") as f:
-        return sum(1 for line in f if line.strip())
+    """Number of items in an id map (= rows every feature file of the dataset must have), every line validated."""
+    return sum(1 for _ in index_entries(path))
 
 
 def infer_feature_dim(path: str | Path, n_rows: int) -> int:
@@ -83,16 +90,19 @@ def read_feature_file(path: str | Path, dim: int, n_rows: int | None = None) -> 
             f"{features.shape[0]} rows of dimension {dim}",
             "re-extract the features for this item list",
         )
-    bad = ~np.isfinite(features).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise data_error(
-            path,
-            "finite values",
-            f"NaN/inf in {rows.size} rows (first: {rows[:5].tolist()})",
-            "re-extract those items; a missing modality must be an all-zero row",
-        )
+    check_feature_values(features, path)
     return features.astype(np.float32, copy=False)
+
+
+def check_feature_values(features: np.ndarray, path: str | Path) -> None:
+    """One error naming the file unless every value is finite and of magnitude <= :data:`MAX_ABS_VALUE` (finite
+    but extreme values, e.g. 3e38, make faiss abort the process during interest discovery)."""
+    problem = magnitude_problem(features)
+    if problem and problem.startswith("NaN"):
+        raise data_error(path, "finite values", problem, "re-extract those items; a missing modality must be an all-zero row")
+    if problem:
+        raise data_error(path, f"feature values of magnitude <= {MAX_ABS_VALUE:g}", problem,
+                         "normalise the features (e.g. divide each row by its norm) or re-extract those items")
 
 
 def write_feature_file(path: str | Path, features: np.ndarray) -> None:

@@ -43,6 +43,16 @@ class MultiDomainSequentialDataset(MultimodalSequentialDataset):
     """``modality_features[name]`` ``[n_items, d]`` gathered from each item's domain file; ``domains`` in order;
     ``item_domain`` ``[n_items]`` (-1 for PAD); ``text_aug_features`` or None."""
 
+    def _files_read(self, config) -> list[str]:
+        """The corpus's interactions and domain list, and every domain's id map and feature files."""
+        name = config["dataset"]
+        data_dir = Path(config["data_path"])
+        listed = data_dir / f"{name}.pt_datasets"
+        domains = read_pt_datasets(listed) if listed.is_file() else []
+        suffixes = [*(config["modalities"] or {}).values(), *([config["text_aug_suffix"]] if config["text_aug_suffix"] else [])]
+        per_domain = [f"{d}.{s}" for d in domains for s in ["item2index", *suffixes]]
+        return [f"{name}.{split}.inter" for split in config["benchmark_filename"]] + [listed.name, *per_domain]
+
     def _load_modalities(self, config, data_dir: Path) -> dict[str, torch.Tensor]:
         name = config["dataset"]
         self.domains = read_pt_datasets(data_dir / f"{name}.pt_datasets")

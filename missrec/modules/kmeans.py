@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from missrec.numeric import check_kmeans_points
+
 BACKENDS = ("auto", "faiss", "torch")
 INITS = ("auto", "k-means++", "batched-k-means++", "random")
 KMEANS_PP_MAX_WORK = 5e8  # init="auto": exact k-means++ while n_points * k stays below this, batched above
@@ -90,6 +92,7 @@ def kmeans(
     if init == "auto":
         init = "k-means++" if n * k < KMEANS_PP_MAX_WORK else "batched-k-means++"
     points = points.detach().float()
+    check_kmeans_points(points)  # faiss aborts the process (no exception) on overflowing squared norms
     if backend == "faiss" or (backend == "auto" and faiss_available()):
         return _faiss_kmeans(points, k, n_iter, seed, n_init, init)
     runs = [_torch_kmeans(points, k, n_iter, seed + i, init) for i in range(n_init)]

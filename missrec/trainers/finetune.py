@@ -16,7 +16,8 @@ What it changes in RecBole 1.2.1's ``Trainer`` and why:
 
 Early stopping (:mod:`missrec.trainers.early_stopping`): ``tie_counts_as_improvement`` says whether a value equal to
 the best counts as better (RecBole/MISSRec: yes; MMRec and the graph scripts: no); training stops at the
-``(stopping_step + 1)``-th consecutive validation without improvement, as in RecBole and MMRec. The best model (buffers included) is what ``evaluate(load_best_model=True)`` reloads.
+``(stopping_step + 1)``-th consecutive validation without improvement, as in RecBole and MMRec. The best model
+(buffers included) is what ``evaluate(load_best_model=True)`` reloads.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from missrec.checkpoint import load_checkpoint, load_into, save_checkpoint
-from missrec.errors import CheckpointError
+from missrec.errors import CheckpointError, TrainingError
 from missrec.logging_utils import get_logger
 from missrec.trainers.early_stopping import early_stopping
 
@@ -87,6 +88,20 @@ class FinetuneTrainer(Trainer):
         self.best_valid_result: dict[str, float] | None = None
         self.history: list[dict[str, Any]] = []
 
+    def _build_optimizer(self, **kwargs):
+        """RecBole's optimiser, with Adam and AdamW fused (same update, one kernel): the single-tensor form holds two
+        parameter-sized temporaries per step, 2 GB on LATTICE/MICRO's trainable 63k x 4096 features, and is several
+        times slower on CPU (benchmarks/RESULTS.md, "Item-graph models as the catalogue grows")."""
+        learner = str(kwargs.get("learner", self.learner)).lower()
+        params = list(kwargs.pop("params", self.model.parameters()))
+        if learner in ("adam", "adamw") and params and all(
+            p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
+        ):
+            cls = torch.optim.Adam if learner == "adam" else torch.optim.AdamW
+            return cls(params, lr=kwargs.get("learning_rate", self.learning_rate),
+                       weight_decay=kwargs.get("weight_decay", self.weight_decay) or 0.0, fused=True)
+        return super()._build_optimizer(params=params, **kwargs)
+
     # ---- one epoch ---------------------------------------------------------------------------------------------
     def _train_epoch(self, train_data: Iterable, epoch_idx: int, loss_func=None, show_progress: bool = False) -> float:
         """Train one epoch; returns the mean batch loss. Sets ``self.last_epoch_rows``."""
@@ -121,7 +136,9 @@ class FinetuneTrainer(Trainer):
         self.last_epoch_rows = rows
         mean = total.item() / max(steps, 1)
         if not np.isfinite(mean):
-            raise ValueError(f"training loss is {mean} in epoch {epoch_idx}; lower the learning rate or check the data")
+            raise TrainingError(f"training loss is {mean} in epoch {epoch_idx}. Likely cause: learning_rate="
+                                f"{self.learning_rate} too high for this model, or extreme feature values. "
+                                "Fix: lower learning_rate (e.g. 10x) or check the data")
         return mean
 
     # ---- the loop ----------------------------------------------------------------------------------------------
@@ -151,6 +168,9 @@ class FinetuneTrainer(Trainer):
                 f"epoch {epoch_idx} train loss {record['train_loss']:.4f} | {record['train_seconds']:.1f}s, "
                 f"{record['train_seq_per_s']:.0f} seq/s"
             )
+            if "interest_inertia" in record:
+                message += (f" | interests {record['interest_clusters_used']}/{record['interest_clusters']} used, "
+                            f"k-means inertia {record['interest_inertia']:.5g}")
             stop = False
             if valid_data is not None and (epoch_idx + 1) % self.eval_step == 0:
                 t0 = time.perf_counter()

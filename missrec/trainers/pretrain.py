@@ -5,17 +5,18 @@ Unlike the original (spec missrec.md §1.3), gradients really synchronise: the l
 shards a seeded sampler); the global batch is ``train_batch_size`` whatever the number of processes; in-batch
 negatives are gathered across processes (``gather_negatives``). Interest discovery runs once per epoch on the main
 process and is broadcast. Checkpoints ``<model>-<corpus>-<epoch>`` are safetensors + JSON written atomically by the
-main process; the resumable state (model, optimiser, RNG, data position) is saved every ``state_every_steps`` steps.
+main process; the resumable state (model, optimiser, RNG, data position, the epoch's running loss sums) is saved
+every ``state_every_steps`` steps (:mod:`missrec.trainers.pretrain_state`). A non-finite loss stops the run before
+anything is saved from it.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import platform
-import shutil
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,12 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from missrec.checkpoint import save_checkpoint
-from missrec.errors import ConfigError
-from missrec.io_utils import atomic_write_json
+from missrec.errors import ConfigError, TrainingError
 from missrec.logging_utils import get_logger
+from missrec.trainers.pretrain_state import POSITION_FILE, STATE_DIR, StateKeeper
 
-STATE_DIR = "state"
-POSITION_FILE = "position.json"
+__all__ = ["POSITION_FILE", "STATE_DIR", "AcceleratePretrainer", "PretrainObjective", "rows_dataset"]
+LOSS_PARTS = ("loss", "si", "ss", "reg")
 
 
 class PretrainObjective(nn.Module):
@@ -69,11 +70,13 @@ class AcceleratePretrainer:
         output_dir: run folder (``state/`` for resuming, ``tensorboard/``).
         checkpoint_dir: where ``<model>-<corpus>-<epoch>`` checkpoints go.
         checkpoint_meta: JSON metadata stored with every checkpoint (data fingerprint ...).
+        run_id: this run's id, written into its state and checkpoints (a resumed run keeps the one of its state).
     """
 
     def __init__(self, config, model: nn.Module, rows: Interaction, accelerator: Accelerator, output_dir: Path,
-                 checkpoint_dir: Path, checkpoint_meta: dict[str, Any]) -> None:
+                 checkpoint_dir: Path, checkpoint_meta: dict[str, Any], run_id: str | None = None) -> None:
         self.config, self.accelerator, self.logger = config, accelerator, get_logger()
+        self.run_id = run_id or uuid.uuid4().hex
         self.output_dir, self.checkpoint_dir = Path(output_dir), Path(checkpoint_dir)
         self.checkpoint_meta = checkpoint_meta
         world = accelerator.num_processes
@@ -93,37 +96,30 @@ class AcceleratePretrainer:
             self.objective, self.optimizer, self.loader = accelerator.prepare(objective, optimizer, loader)
         self.model = model
         self.state_dir = self.output_dir / STATE_DIR
+        self.states = StateKeeper(accelerator, self.output_dir)
         self.tensorboard = SummaryWriter(str(self.output_dir / "tensorboard")) if accelerator.is_main_process else None
         self.history: list[dict[str, Any]] = []
         self.epoch, self.step, self.global_step = 0, 0, 0
+        self.epoch_sums, self.epoch_steps = dict.fromkeys(LOSS_PARTS, 0.0), 0  # the epoch in progress
 
     # ---- resumable state ---------------------------------------------------------------------------------------
     def save_state(self) -> None:
-        """Model, optimiser, RNG states and the data position, written to a fresh folder then swapped in."""
-        acc = self.accelerator
-        fresh = self.state_dir.with_name(STATE_DIR + ".new")
-        acc.save_state(str(fresh))
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            atomic_write_json(fresh / POSITION_FILE, {"epoch": self.epoch, "step": self.step, "global_step": self.global_step})
-            old = self.state_dir.with_name(STATE_DIR + ".old")
-            if self.state_dir.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                self.state_dir.rename(old)
-            fresh.rename(self.state_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        acc.wait_for_everyone()
+        """Model, optimiser, RNG states, the data position and the epoch's running loss sums (see
+        :class:`~missrec.trainers.pretrain_state.StateKeeper`)."""
+        self.states.save({"epoch": self.epoch, "step": self.step, "global_step": self.global_step,
+                          "run_id": self.run_id, "epoch_sums": self.epoch_sums, "epoch_steps": self.epoch_steps})
 
     def load_state(self) -> bool:
-        """Restore the newest complete state (``state/`` or, after a kill mid-swap, ``state.old/``)."""
-        for folder in (self.state_dir, self.state_dir.with_name(STATE_DIR + ".old")):
-            if (folder / POSITION_FILE).is_file():
-                self.accelerator.load_state(str(folder))
-                position = json.loads((folder / POSITION_FILE).read_text())
-                self.epoch, self.step, self.global_step = position["epoch"], position["step"], position["global_step"]
-                self.logger.info(f"resumed from {folder}: epoch {self.epoch}, step {self.step} (global {self.global_step})")
-                return True
-        return False
+        """Restore the newest state that loads (falling back to the previous one); False when there is none."""
+        position = self.states.load()
+        if position is None:
+            return False
+        self.epoch, self.step, self.global_step = position["epoch"], position["step"], position["global_step"]
+        self.run_id = position.get("run_id") or self.run_id
+        if self.step:  # mid-epoch: the loss of the steps before the interruption counts in this epoch's mean
+            self.epoch_sums = {k: float(position.get("epoch_sums", {}).get(k, 0.0)) for k in LOSS_PARTS}
+            self.epoch_steps = int(position.get("epoch_steps", 0))
+        return True
 
     # ---- the loop ----------------------------------------------------------------------------------------------
     def discover_interests(self) -> dict[str, float]:
@@ -156,8 +152,10 @@ class AcceleratePretrainer:
             self.loader.set_epoch(self.epoch)
             batches = acc.skip_first_batches(self.loader, self.step) if self.step else self.loader
             self.objective.train()
-            sums = {"loss": 0.0, "si": 0.0, "ss": 0.0, "reg": 0.0}
-            n_steps, rows, t0 = 0, 0, time.perf_counter()
+            if not self.step:
+                self.epoch_sums, self.epoch_steps = dict.fromkeys(LOSS_PARTS, 0.0), 0
+            sums = self.epoch_sums
+            rows, t0 = 0, time.perf_counter()
             # starting an epoch's iterator draws a seed from the global RNG (at the first batch): keep that draw out
             # of the stream, so the stream is identical whether the epoch starts fresh or resumes mid-way
             with torch.random.fork_rng(devices=[]):
@@ -173,16 +171,18 @@ class AcceleratePretrainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 self.step += 1
                 self.global_step += 1
-                n_steps += 1
+                self.epoch_steps += 1
                 rows += item_seq.shape[0]
                 for key in sums:
                     sums[key] += float(out[key].detach())
+                if not math.isfinite(sums["loss"]):
+                    raise TrainingError(self._divergence(float(out["loss"].detach())))
                 if self.global_step % state_every == 0:
                     self.save_state()
                 if max_steps is not None and self.global_step >= max_steps:
                     return self.history
             seconds = time.perf_counter() - t0
-            record.update({f"train_{k}": v / max(n_steps, 1) for k, v in sums.items()})
+            record.update({f"train_{k}": v / max(self.epoch_steps, 1) for k, v in sums.items()})
             record.update(train_seconds=seconds, seq_per_s_per_process=rows / max(seconds, 1e-9),
                           seq_per_s=rows * acc.num_processes / max(seconds, 1e-9))
             self.history.append(record)
@@ -192,6 +192,13 @@ class AcceleratePretrainer:
                 self.save_checkpoint(record)
             self.save_state()
         return self.history
+
+    def _divergence(self, loss: float) -> str:
+        """The message for a non-finite loss, naming the likely causes with this run's values."""
+        c = self.config
+        return (f"pre-training loss is {loss} at epoch {self.epoch}, step {self.step} (nothing of this step was "
+                f"saved). Likely cause: learning_rate={c['learning_rate']} too high, or temperature={c['temperature']} "
+                "too low for these features. Fix: lower learning_rate (e.g. 10x), then resume or rerun")
 
     def _log(self, record: dict[str, Any]) -> None:
         if not self.accelerator.is_main_process:
@@ -224,6 +231,7 @@ class AcceleratePretrainer:
             "corpus": self.config["dataset"],
             "epoch": self.epoch,
             "global_step": self.global_step,
+            "run_id": self.run_id,
             "final_loss": record.get("train_loss"),
             "config": {k: self.config[k] for k in config_keys if self.config[k] is not None},
             "processes": self.accelerator.num_processes,

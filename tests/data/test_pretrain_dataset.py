@@ -31,6 +31,7 @@ def test_features_come_from_each_tokens_domain(tmp_path):
 
 def test_missing_domain_list(tmp_path):
     root = make_corpus(tmp_path)
+    (root / "AB" / "AB.sha256").unlink()  # a hand-made corpus: no manifest, the loader's own checks speak
     (root / "AB" / "AB.pt_datasets").unlink()
     with pytest.raises(DataError, match=r"AB\.pt_datasets: expected the corpus's domain list"):
         MultiDomainSequentialDataset(_config(root))
@@ -38,8 +39,16 @@ def test_missing_domain_list(tmp_path):
 
 def test_token_of_an_unknown_domain(tmp_path):
     root = make_corpus(tmp_path)
+    (root / "AB" / "AB.sha256").unlink()
     (root / "AB" / "AB.pt_datasets").write_text("DomA")
     with pytest.raises(DataError, match=r"expected item tokens '<domain>-<index>' with domain < 1, found token '1-"):
+        MultiDomainSequentialDataset(_config(root))
+
+
+def test_a_built_corpus_changed_afterwards_is_refused(tmp_path):
+    root = make_corpus(tmp_path)
+    (root / "AB" / "AB.pt_datasets").write_text("DomA")
+    with pytest.raises(DataError, match=r"AB\.pt_datasets: expected the file listed in AB\.sha256 .* changed after"):
         MultiDomainSequentialDataset(_config(root))
 
 

@@ -104,7 +104,8 @@ def validate(data: GeneralDataset) -> None:
     """Raise one :class:`DataError` naming the first inconsistency (ids, empty train, feature shapes, labels)."""
     where = f"dataset '{data.name}'" + (f" ({data.source})" if data.source else "")
     if data.n_users <= 0 or data.n_items <= 0:
-        raise DataError(f"{where}: expected users and items, found U={data.n_users}, I={data.n_items}")
+        raise DataError(f"{where}: expected users and items, found U={data.n_users}, I={data.n_items}. "
+                        "Fix: check that the interaction file has rows (and its feature files rows)")
     for split, p in data.splits.items():
         if len(p) and (p.min() < 0 or p[:, 0].max() >= data.n_users or p[:, 1].max() >= data.n_items):
             raise DataError(

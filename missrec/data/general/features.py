@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from missrec.data.features import infer_feature_dim, read_feature_file
+from missrec.data.features import check_feature_values, infer_feature_dim, read_feature_file
 from missrec.errors import DataError, data_error
 
 
@@ -32,9 +32,7 @@ def load_npy_features(path: str | Path) -> np.ndarray:
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
         raise data_error(path, "a 2-D numeric array [n_items, d]", f"{array.dtype} of shape {array.shape}", "save one row per item")
     array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        rows = np.flatnonzero(~np.isfinite(array).all(1))
-        raise data_error(path, "finite values", f"NaN/inf in {rows.size} rows (first: {rows[:5].tolist()})", "re-extract those items")
+    check_feature_values(array, path)
     return array
 
 

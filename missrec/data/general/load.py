@@ -10,6 +10,7 @@ from missrec.data.general.ml100k import NAME as ML100K_NAME
 from missrec.data.general.ml100k import load_ml100k_general
 from missrec.data.general.mmrec import load_mmrec
 from missrec.data.general.sgfd import load_sgfd
+from missrec.data.prepare.checksums import check_listed_files, read_manifest
 from missrec.errors import ConfigError, DataError
 
 DATA_FORMATS = ("auto", "mmrec", "json", "sgfd", "ml100k")
@@ -44,11 +45,15 @@ def load_general_dataset(config) -> GeneralDataset:
         raise ConfigError(f"unknown data_format '{data_format}'. Fix: one of {list(DATA_FORMATS)}")
     folder = Path(config["data_path"])  # RecBole's Config has already appended the dataset name
     root = folder.parent
+    manifest = folder / f"{name}.sha256"
+    if manifest.is_file():  # a built folder: every file it lists must still be the one built
+        check_listed_files(manifest, read_manifest(manifest))
     if data_format == "auto":
         data_format = detect_format(folder, name)
     files = config["modality_files"]
     if files is not None and not isinstance(files, dict):
-        raise ConfigError(f"modality_files must be a mapping {{modality: file}} or ~, found {files!r}")
+        raise ConfigError(f"modality_files must be a mapping {{modality: file}} or ~, found {files!r}. "
+                          "Fix: e.g. modality_files={text: text_feat.npy, image: image_feat.npy}")
     seed = int(config["split_seed"])
     if data_format == "ml100k":
         return load_ml100k_general(root, seed, files)

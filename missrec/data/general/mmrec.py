@@ -2,7 +2,8 @@
 
 ``<folder>/<name>.inter``: TAB-separated with a header holding ``userID``, ``itemID`` and ``x_label`` (0 train,
 1 valid, 2 test; other columns ignored), ids already 0-based; ``image_feat.npy``/``text_feat.npy`` (any other
-modality through ``modality_files``) with row i = item i.
+modality through ``modality_files``) with row i = item i; optionally ``labels.npy``, one integer category per item
+(for SGFD; MMRec's own datasets have none), read when present.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from missrec.data.general.dataset import GeneralDataset, resolve_n_items
 from missrec.data.general.features import default_files, load_modalities, to_tensors
 from missrec.errors import data_error
 
 MMREC_FEATURES = {"image": "image_feat.npy", "text": "text_feat.npy"}
+LABEL_FILE = "labels.npy"
 COLUMNS = ("userID", "itemID", "x_label")
 
 
@@ -49,6 +52,9 @@ def load_mmrec(folder: str | Path, name: str, modality_files: Mapping[str, str] 
     path = folder / f"{name}.inter"
     if not path.is_file():
         raise data_error(path, "MMRec interactions <name>.inter", "no such file", "check data_path and the dataset name")
+    if path.stat().st_size == 0:
+        raise data_error(path, f"a header line with {list(COLUMNS)}, then one row per interaction", "an empty file",
+                         "rebuild or re-export the dataset")
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     frame.columns = [c.split(":")[0] for c in frame.columns]
     cols = read_int_columns(path, frame, COLUMNS)
@@ -61,11 +67,21 @@ def load_mmrec(folder: str | Path, name: str, modality_files: Mapping[str, str] 
     arrays = load_modalities(folder, files)
     where = str(folder)
     n_items = resolve_n_items(int(pairs[:, 1].max()) if len(pairs) else -1, arrays, where)
+    labels_path = folder / LABEL_FILE
+    item_labels = torch.from_numpy(_read_labels(labels_path)) if labels_path.is_file() else None
     return GeneralDataset(
         name=name,
         n_users=int(pairs[:, 0].max()) + 1 if len(pairs) else 0,
         n_items=n_items,
         splits={"train": pairs[labels == 0], "valid": pairs[labels == 1], "test": pairs[labels == 2]},
         features=to_tensors(arrays),
+        item_labels=item_labels,
         source=f"mmrec:{folder}",
     )
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    """SGFD's label reader (imported here: :mod:`sgfd` imports this module)."""
+    from missrec.data.general.sgfd import read_labels
+
+    return read_labels(path)

@@ -1,0 +1,75 @@
+"""Run folders: one run per folder, checked writable before any data is read.
+
+A run refuses a folder that already holds files (another run's log, results, checkpoints or TensorBoard events
+would be mixed with its own) unless asked to ``overwrite``, which clears it first; and never clears a folder holding
+anything a run does not write (``--output ~`` with ``--overwrite`` must not empty a home folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from missrec.errors import OutputError
+
+RUN_OUTPUTS = frozenset({
+    "config.json", "log.txt", "results.json", "curves.png", "tensorboard", "checkpoints",
+    "state", "state.old", "state.new",
+})  # fmt: skip
+
+
+def is_run_output(name: str) -> bool:
+    """A name a run writes into its folder (hidden ``.<name>.tmp`` files are atomic writes cut short)."""
+    return name in RUN_OUTPUTS or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def ensure_writable(folder: str | Path, option: str = "--output") -> Path:
+    """Create ``folder`` (and its parents) and write a probe file in it; one :class:`OutputError` if that fails."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: expected a run folder, found a file. Fix: choose another {option}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot write there ({e.strerror or e}). Fix: choose a writable {option}") from e
+    return folder
+
+
+def check_run_folder(folder: str | Path, overwrite: bool = False, keep: bool = False) -> list[str]:
+    """Refuse ``folder`` for a new run unless it is absent, empty, kept (``keep``) or cleared (``overwrite``) and
+    holding run outputs only; returns the entries ``overwrite`` would remove. Reads only."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: expected a run folder, found a file. Fix: choose another --output")
+    entries = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if not entries or keep:
+        return []
+    if not overwrite:
+        shown = ", ".join(entries[:4]) + (f" and {len(entries) - 4} more" if len(entries) > 4 else "")
+        raise OutputError(f"{folder}: the run folder already holds {shown} (another run's files would be mixed "
+                          "with this one's). Fix: choose another --output, or add --overwrite to replace them")
+    foreign = [e for e in entries if not is_run_output(e)]
+    if foreign:
+        raise OutputError(f"{folder}: --overwrite clears a run folder, but this one holds files a run does not "
+                          f"write ({', '.join(foreign[:3])}). Fix: choose another --output")
+    return entries
+
+
+def prepare_run_folder(folder: str | Path, overwrite: bool = False, keep: bool = False) -> Path:
+    """Make ``folder`` ready for a new run: empty (or cleared with ``overwrite``) and writable.
+
+    Args:
+        folder: the run folder (``--output``).
+        overwrite: clear a folder that holds an earlier run's outputs.
+        keep: keep what the folder holds (a resumed pre-training run continues in its own folder).
+    """
+    folder = Path(folder)
+    for name in check_run_folder(folder, overwrite, keep):
+        path = folder / name
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    return ensure_writable(folder)

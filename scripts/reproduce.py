@@ -1,0 +1,178 @@
+"""One command per results table: every row, several seeds, early stopping, resumable, one markdown + JSON summary.
+
+    python scripts/reproduce.py ml100k                     # the sequential table on ML100K_mm_full
+    python scripts/reproduce.py mllatest --jobs 2          # on MLLatest_mm_full, two runs at a time
+    python scripts/reproduce.py graph --seeds 1 2 3        # the twelve graph models on ML100K_general and MLLatest_general
+    python scripts/reproduce.py ml100k --summary-only      # rebuild results/ml100k.md from the runs present
+
+Each run is ``finetune.py`` / ``train_graph.py`` with its props (maximum epochs, early stopping on validation) and
+``seed=<seed>``, written to ``results/runs/<table>/<row>-seed<seed>/``; a run whose ``results.json`` exists is
+skipped, so a table can be built across sittings (a folder without ``results.json`` is an interrupted run and is
+started again). Rows are listed in the order that lands the claims' evidence first. ``results/<table>.md`` and
+``results/<table>.json`` hold, per row, mean ± std over the finished seeds of every test metric, the best epoch,
+the epochs run, seconds per training epoch and the machine; rows with fewer seeds than asked are marked pending
+with the command that completes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINTS = {"MISSRec": "saved/MISSRec-ML1M_genres-2.safetensors", "UniSRec": "saved/UniSRec-ML1M_genres-1.safetensors"}
+GRAPH_MODELS = ["BPR", "LightGCN", "VBPR", "GRCN", "LATTICE", "MICRO", "FREEDOM", "BM3", "MMSSL", "SEA", "SGFD-BM3",
+                "SGFD-GRCN"]
+SEQUENTIAL_DATASETS = {"ml100k": "ML100K_mm_full", "mllatest": "MLLatest_mm_full"}
+GRAPH_DATASETS = ["ML100K_general", "MLLatest_general"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table: what to run, and the name it is reported under."""
+
+    name: str
+    entry: str  # finetune.py or train_graph.py
+    args: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+def sequential_rows(dataset: str) -> list[Row]:
+    """SASRec, UniSRec and MISSRec rows, claim-bearing first: the three models transductive from scratch, then
+    MISSRec scratch vs pre-trained in both settings, then the rest."""
+    def row(model: str, mode: str, pretrained: bool) -> Row:
+        init = "pre-trained" if pretrained else "scratch"
+        args = ("--model", model, "-mode", mode, "-d", dataset) + (("-p", CHECKPOINTS[model]) if pretrained else ())
+        return Row(f"{model}-{mode}-{init}", "finetune.py", args, {"model": model, "setting": mode, "init": init})
+
+    order = [("MISSRec", "transductive", False), ("UniSRec", "transductive", False), ("SASRec", "transductive", False),
+             ("MISSRec", "transductive", True), ("MISSRec", "inductive", False), ("MISSRec", "inductive", True),
+             ("UniSRec", "transductive", True), ("UniSRec", "inductive", False), ("UniSRec", "inductive", True)]
+    return [row(*spec) for spec in order]
+
+
+def graph_rows() -> list[Row]:
+    """The twelve graph models on both general datasets."""
+    return [Row(f"{model}-{ds}", "train_graph.py", ("--model", model, "-d", ds), {"model": model, "dataset": ds})
+            for ds in GRAPH_DATASETS for model in GRAPH_MODELS]
+
+
+def table_rows(table: str) -> list[Row]:
+    return graph_rows() if table == "graph" else sequential_rows(SEQUENTIAL_DATASETS[table])
+
+
+def run_dir(out: Path, table: str, row: Row, seed: int) -> Path:
+    return out / "runs" / table / f"{row.name}-seed{seed}"
+
+
+def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[str, int, float]:
+    """Run one (row, seed) in a fresh process with one thread; returns (row, seed, seconds)."""
+    folder = run_dir(out, table, row, seed)
+    cmd = [sys.executable, row.entry, *row.args, "--device", device, "--output", str(folder), "--overwrite",
+           f"seed={seed}", "show_progress=false"]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    t0 = time.perf_counter()
+    log = out / "runs" / table / f"{row.name}-seed{seed}.stdout"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+    status = "done" if rc == 0 and (folder / "results.json").is_file() else f"FAILED rc={rc} (see {log})"
+    print(f"{row.name} seed {seed}: {status}, {time.perf_counter() - t0:.0f}s", flush=True)
+    return row.name, seed, time.perf_counter() - t0
+
+
+def machine() -> str:
+    import torch
+
+    threads = os.environ.get("OMP_NUM_THREADS", "1")
+    return f"{platform.machine()} CPU ({os.cpu_count()} cores), {threads} thread per run, torch {torch.__version__}"
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
+    """Per row: mean/std of every test metric over the finished seeds, best epoch, epochs run, s/epoch."""
+    rows = {}
+    for row in table_rows(table):
+        runs = [json.loads(p.read_text()) for s in seeds if (p := run_dir(out, table, row, s) / "results.json").is_file()]
+        entry: dict[str, Any] = {**row.labels, "seeds_done": len(runs), "seeds_asked": len(seeds),
+                                 "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}"}
+        if runs:
+            metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
+            entry["test"] = {m: _mean_std([r["test"][m] for r in runs]) for m in metrics}
+            for key in ("test_new_items",):
+                if all(key in r and r[key] for r in runs):
+                    entry[key] = {m: _mean_std([r[key][m] for r in runs]) for m in sorted(runs[0][key])}
+            entry["best_epoch"] = _mean_std([r["best_epoch"] for r in runs])
+            entry["epochs_run"] = _mean_std([r["epochs_run"] for r in runs])
+            entry["seconds_per_epoch"] = _mean_std([statistics.mean(h["train_seconds"] for h in r["history"]) for r in runs])
+        rows[row.name] = entry
+    return {"table": table, "machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
+
+
+def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
+    """The table as markdown: one line per row, ``mean ± std`` per metric."""
+    lines = [f"# {summary['table']}: test metrics, mean ± std over seeds ({summary['machine']}; {summary['date']})", "",
+             "| row | seeds | " + " | ".join(metrics) + " | best epoch | epochs run | s/epoch |",
+             "|---|---|" + "---|" * (len(metrics) + 3)]
+    for name, row in summary["rows"].items():
+        if "test" not in row:
+            lines.append(f"| {name} | pending (`{row['command']}`) |" + " |" * (len(metrics) + 3))
+            continue
+        done = f"{row['seeds_done']}/{row['seeds_asked']}" + ("" if row["seeds_done"] >= row["seeds_asked"] else " pending")
+        cells = [f"{row['test'][m][0]:.4f} ± {row['test'][m][1]:.4f}" if m in row["test"] else "–" for m in metrics]
+        lines.append(f"| {name} | {done} | " + " | ".join(cells) + f" | {row['best_epoch'][0]:.1f} | "
+                     f"{row['epochs_run'][0]:.1f} | {row['seconds_per_epoch'][0]:.1f} |")
+    news = {n: r for n, r in summary["rows"].items() if "test_new_items" in r}
+    if news:
+        lines += ["", "Test targets whose movie is not in the pre-training corpus (new items):", "",
+                  "| row | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+        for name, row in news.items():
+            lines.append(f"| {name} | " + " | ".join(f"{row['test_new_items'][m][0]:.4f} ± {row['test_new_items'][m][1]:.4f}"
+                                                       if m in row["test_new_items"] else "–" for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("table", choices=[*SEQUENTIAL_DATASETS, "graph"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one thread each; default %(default)s)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rows", nargs="+", default=None, help="only these rows (names as in the table)")
+    parser.add_argument("--out", default="results", help="results folder (default: %(default)s)")
+    parser.add_argument("--summary-only", action="store_true", help="only rebuild the summary from finished runs")
+    args = parser.parse_args(argv)
+    out = ROOT / args.out
+    rows = [r for r in table_rows(args.table) if args.rows is None or r.name in args.rows]
+    todo = [(row, seed) for row in rows for seed in args.seeds
+            if not (run_dir(out, args.table, row, seed) / "results.json").is_file()]
+    if not args.summary_only and todo:
+        print(f"{len(todo)} runs to do, {args.jobs} at a time", flush=True)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(lambda job: run_one(out, args.table, job[0], job[1], args.device), todo))
+    summary = summarise(out, args.table, args.seeds)
+    metrics = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"] if args.table == "graph" else \
+        ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.table}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    text = markdown(summary, metrics)
+    (out / f"{args.table}.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Run folders: a new run never mixes with another run's files; --overwrite clears run outputs and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from missrec.errors import OutputError
+from missrec.reporting import default_run_dir
+from missrec.run_folder import prepare_run_folder
+
+
+def test_an_absent_or_empty_folder_is_used(tmp_path):
+    assert prepare_run_folder(tmp_path / "a" / "b").is_dir()
+    (tmp_path / "empty").mkdir()
+    assert prepare_run_folder(tmp_path / "empty") == tmp_path / "empty"
+
+
+def test_a_used_folder_is_refused_then_cleared_with_overwrite(tmp_path):
+    run = tmp_path / "run"
+    (run / "tensorboard").mkdir(parents=True)
+    (run / "tensorboard" / "events.1").write_text("old")
+    (run / "log.txt").write_text("old run")
+    with pytest.raises(OutputError, match=r"already holds log\.txt, tensorboard .*add --overwrite"):
+        prepare_run_folder(run)
+    assert (run / "log.txt").read_text() == "old run"
+    prepare_run_folder(run, overwrite=True)
+    assert list(run.iterdir()) == []
+
+
+def test_overwrite_never_clears_foreign_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "log.txt").write_text("a run's")
+    with pytest.raises(OutputError, match=r"holds files a run does not write \(notes\.txt\)"):
+        prepare_run_folder(tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt", "notes.txt"]
+
+
+def test_a_file_is_not_a_run_folder(tmp_path):
+    (tmp_path / "out").write_text("x")
+    with pytest.raises(OutputError, match="expected a run folder, found a file"):
+        prepare_run_folder(tmp_path / "out")
+    with pytest.raises(OutputError, match=r"cannot write there \(Not a directory\)"):
+        prepare_run_folder(tmp_path / "out" / "run")
+
+
+def test_default_folders_of_the_same_second_differ(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("missrec.reporting.time.strftime", lambda *a: "T")
+    first = default_run_dir("m", "d")
+    first.mkdir(parents=True)
+    assert first.name == "m-d-T" and default_run_dir("m", "d").name == "m-d-T-2"
