@@ -45,7 +45,8 @@ def finish_run(results: Mapping[str, Any], valid_metric: str, title: str) -> Non
     write_results(out / "results.json", results)
     plot_curves(results["history"], valid_metric, out / "curves.png")
     logger = get_logger()
-    logger.info(title + "\n" + metrics_table({"valid": results["valid"], "test": results["test"]}))
+    subsets = {k: v for k, v in results.items() if k.startswith("test_") and k != "test_subset_rows" and v}
+    logger.info(title + "\n" + metrics_table({"valid": results["valid"], "test": results["test"], **subsets}))
     logger.info(f"results: {out / 'results.json'}; curves: {out / 'curves.png'}")
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from recbole.data.interaction import Interaction
 from recbole.utils import init_seed
 
 from missrec.config import build_config
@@ -15,6 +16,7 @@ from missrec.data.loaders import DeviceBatchLoader
 from missrec.data.prepare import ml100k
 from missrec.errors import ConfigError
 from missrec.evaluation.sequential import NextItemEvaluator
+from missrec.evaluation.subsets import subset_files, subset_rows
 from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import get_model
@@ -47,6 +49,16 @@ def build_model(cls: type, config, dataset):
         return cls(config, dataset)
     except ValueError as e:
         raise ConfigError(f"{cls.__name__}: {e}") from e
+
+
+def read_test_subsets(config, data: MultimodalSequentialDataset, test_split) -> dict[str, Interaction]:
+    """The test rows of every ``<dataset>.test_<name>`` subset file (:mod:`missrec.evaluation.subsets`), checked
+    against the test split before any training."""
+    folder = Path(config["data_path"])  # RecBole's config already ends it with the dataset folder
+    rows = test_split.inter_feat
+    tokens = (list(data.field2id_token[data.uid_field]), list(data.field2id_token[data.iid_field]))
+    return {name: rows[subset_rows(path, rows, *tokens, data.uid_field, data.iid_field)]
+            for name, path in subset_files(folder, config["dataset"]).items()}
 
 
 def ensure_dataset(config) -> None:
@@ -106,6 +118,7 @@ def run_finetune(
 
     data = MultimodalSequentialDataset(config)
     train_split, valid_split, test_split = data.build()
+    test_subsets = read_test_subsets(config, data, test_split)
     warn_topk_above_items(config["topk"], int(data.item_num) - 1, logger)
     init_seed(config["seed"], config["reproducibility"])
     net = build_model(entry.cls, config, train_split).to(config["device"])
@@ -126,18 +139,20 @@ def run_finetune(
 
     tie_rule = "topk" if config["legacy_topk_ties"] else "pessimistic"
 
-    def evaluator(split) -> NextItemEvaluator:
-        loader = DeviceBatchLoader(split.inter_feat, config["eval_batch_size"], False, device_)
+    def evaluator(rows) -> NextItemEvaluator:
+        loader = DeviceBatchLoader(rows, config["eval_batch_size"], False, device_)
         return NextItemEvaluator(loader, net.POS_ITEM_ID, config["topk"], config["metrics"], config["legacy_topk_offset"],
                                  tie_rule=tie_rule)
 
     trainer = FinetuneTrainer(config, net, output_dir, checkpoint_meta={"data": fingerprint, "train_stage": MODES[mode]})
     show = bool(config["show_progress"])
-    trainer.fit(train_loader, evaluator(valid_split), show_progress=show)
+    trainer.fit(train_loader, evaluator(valid_split.inter_feat), show_progress=show)
     if trainer.best_epoch is None:
         raise ConfigError("no epoch was trained, so there is no model to test. Fix: epochs >= 1")
     valid_result = trainer.best_valid_result
-    test_result = trainer.evaluate(evaluator(test_split), load_best_model=True, show_progress=show)
+    test_result = trainer.evaluate(evaluator(test_split.inter_feat), load_best_model=True, show_progress=show)
+    subset_results = {f"test_{name}": trainer.evaluate(evaluator(rows), load_best_model=False) if len(rows) else {}
+                      for name, rows in test_subsets.items()}
 
     results = {
         "model": model,
@@ -151,6 +166,8 @@ def run_finetune(
         "trainable_parameters": trainable,
         "valid": valid_result,
         "test": test_result,
+        **subset_results,
+        "test_subset_rows": {f"test_{name}": len(rows) for name, rows in test_subsets.items()},
         "train_seq_per_s": mean([h["train_seq_per_s"] for h in trainer.history[1:] or trainer.history]),
         "transfer": {k: v for k, v in transfer.items() if k != "meta"} if transfer else None,
         **trainer_summary(trainer),
