@@ -1,0 +1,49 @@
+"""scripts/reproduce.py: the rows of each table, resumable runs, and the summary over seeds."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+reproduce = importlib.util.module_from_spec(spec)
+sys.modules["reproduce"] = reproduce  # dataclasses look their module up
+spec.loader.exec_module(reproduce)
+
+
+def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int) -> None:
+    folder = reproduce.run_dir(out, table, row, seed)
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "test": {"hit@10": hit, "ndcg@10": hit / 2}, "best_epoch": best, "epochs_run": best + 11,
+        "history": [{"train_seconds": 10.0}, {"train_seconds": 20.0}],
+        **({"test_new_items": {"hit@10": hit / 4}} if table == "mllatest" else {})}))
+
+
+def test_tables_list_every_row_once_claim_bearing_first():
+    rows = reproduce.table_rows("ml100k")
+    assert len(rows) == 9 and len({r.name for r in rows}) == 9
+    assert [r.name for r in rows[:3]] == ["MISSRec-transductive-scratch", "UniSRec-transductive-scratch",
+                                         "SASRec-transductive-scratch"]
+    assert all("-p" in r.args for r in rows if r.labels["init"] == "pre-trained")
+    graph = reproduce.table_rows("graph")
+    assert len(graph) == 2 * len(reproduce.GRAPH_MODELS) and all(r.entry == "train_graph.py" for r in graph)
+
+
+def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_path):
+    rows = reproduce.table_rows("mllatest")
+    for seed, hit in ((1, 0.10), (2, 0.20)):
+        fake_run(tmp_path, "mllatest", rows[0], seed, hit, best=seed * 10)
+    summary = reproduce.summarise(tmp_path, "mllatest", [1, 2, 3])
+    first = summary["rows"][rows[0].name]
+    assert first["seeds_done"] == 2 and first["test"]["hit@10"][0] == pytest.approx(0.15)
+    assert first["test"]["hit@10"][1] == pytest.approx(0.0707107, rel=1e-5)  # sample std of (0.1, 0.2)
+    assert first["test_new_items"]["hit@10"][0] == pytest.approx(0.0375)
+    assert first["best_epoch"][0] == 15 and first["seconds_per_epoch"][0] == 15
+    text = reproduce.markdown(summary, ["hit@10", "ndcg@10"])
+    assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
+    assert f"| {rows[1].name} | pending (`python scripts/reproduce.py mllatest --seeds 1 2 3`)" in text
+    assert "new items" in text
