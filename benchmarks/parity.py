@@ -38,11 +38,32 @@ sys.path.insert(0, str(ROOT))
 SEQUENTIAL = {"SASRec": "ML100K_mm_full"}
 GENERAL = {"BPR": "ML100K_general", "LightGCN": "ML100K_general"}
 TOPK = [10, 20, 50]
-SEQ_KEYS = ("hidden_size", "inner_size", "n_layers", "n_heads", "hidden_dropout_prob", "attn_dropout_prob", "hidden_act",
-            "layer_norm_eps", "initializer_range", "loss_type", "MAX_ITEM_LIST_LENGTH")
+SEQ_KEYS = (
+    "hidden_size",
+    "inner_size",
+    "n_layers",
+    "n_heads",
+    "hidden_dropout_prob",
+    "attn_dropout_prob",
+    "hidden_act",
+    "layer_norm_eps",
+    "initializer_range",
+    "loss_type",
+    "MAX_ITEM_LIST_LENGTH",
+)
 GENERAL_KEYS = ("embedding_size", "n_layers", "reg_weight")
-TRAIN_KEYS = ("train_batch_size", "eval_batch_size", "epochs", "learner", "learning_rate", "weight_decay",
-              "stopping_step", "eval_step", "valid_metric", "clip_grad_norm")
+TRAIN_KEYS = (
+    "train_batch_size",
+    "eval_batch_size",
+    "epochs",
+    "learner",
+    "learning_rate",
+    "weight_decay",
+    "stopping_step",
+    "eval_step",
+    "valid_metric",
+    "clip_grad_norm",
+)
 
 
 MAX_EPOCHS: int | None = None  # --epochs: a cap for smoke runs (default: the props' maximum, with early stopping)
@@ -67,7 +88,9 @@ def our_config(model: str, seed: int):
 
     cls = get_model(model).cls
     if model in SEQUENTIAL:
-        return build_config(cls, SEQUENTIAL[model], "finetune", (), {**our_overrides(model, seed), "train_stage": "transductive_ft"})
+        return build_config(
+            cls, SEQUENTIAL[model], "finetune", (), {**our_overrides(model, seed), "train_stage": "transductive_ft"}
+        )
     return build_general_config(cls, GENERAL[model], (), our_overrides(model, seed))
 
 
@@ -75,17 +98,44 @@ def recbole_config(model: str, seed: int, data_dir: Path) -> dict[str, Any]:
     """RecBole's config dict: our values for every shared key, RecBole's names for its data layout."""
     ours = our_config(model, seed)
     shared = {k: ours[k] for k in (*TRAIN_KEYS, *(SEQ_KEYS if model in SEQUENTIAL else GENERAL_KEYS)) if k in ours}
-    base = {"model": model, "data_path": str(data_dir), "benchmark_filename": ["train", "valid", "test"],
-            "topk": TOPK, "metrics": ["Hit", "Recall", "NDCG"], "seed": seed, "reproducibility": True,
-            "device": "cpu", "use_gpu": False, "show_progress": False, "checkpoint_dir": "saved", "state": "WARNING"}
+    base = {
+        "model": model,
+        "data_path": str(data_dir),
+        "benchmark_filename": ["train", "valid", "test"],
+        "topk": TOPK,
+        "metrics": ["Hit", "Recall", "NDCG"],
+        "seed": seed,
+        "reproducibility": True,
+        "device": "cpu",
+        "use_gpu": False,
+        "show_progress": False,
+        "checkpoint_dir": "saved",
+        "state": "WARNING",
+    }
     if model in SEQUENTIAL:
-        return {**shared, **base, "dataset": SEQUENTIAL[model], "alias_of_item_id": ["item_id_list"],
-                "load_col": {"inter": ["user_id", "item_id_list", "item_id"]}, "train_neg_sample_args": None,
-                "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "TO", "group_by": "user", "mode": "full"}}
-    return {**shared, **base, "dataset": GENERAL[model], "load_col": {"inter": ["user_id", "item_id"]},
-            "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0, "dynamic": False,
-                                      "candidate_num": 0},
-            "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": "user", "mode": "full"}}
+        return {
+            **shared,
+            **base,
+            "dataset": SEQUENTIAL[model],
+            "alias_of_item_id": ["item_id_list"],
+            "load_col": {"inter": ["user_id", "item_id_list", "item_id"]},
+            "train_neg_sample_args": None,
+            "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "TO", "group_by": "user", "mode": "full"},
+        }
+    return {
+        **shared,
+        **base,
+        "dataset": GENERAL[model],
+        "load_col": {"inter": ["user_id", "item_id"]},
+        "train_neg_sample_args": {
+            "distribution": "uniform",
+            "sample_num": 1,
+            "alpha": 1.0,
+            "dynamic": False,
+            "candidate_num": 0,
+        },
+        "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": "user", "mode": "full"},
+    }
 
 
 def export_recbole_files(model: str, seed: int, data_dir: Path) -> None:
@@ -121,13 +171,30 @@ def run_ours(model: str, seed: int, out: Path) -> dict[str, Any]:
 
     run_dir = out / "runs" / f"{model}-ours-{seed}"
     if model in SEQUENTIAL:
-        res = run_finetune(model=model, dataset=SEQUENTIAL[model], device="cpu", output_dir=run_dir,
-                           overrides=our_overrides(model, seed), overwrite=True)  # an interrupted run's folder
+        res = run_finetune(
+            model=model,
+            dataset=SEQUENTIAL[model],
+            device="cpu",
+            output_dir=run_dir,
+            overrides=our_overrides(model, seed),
+            overwrite=True,
+        )  # an interrupted run's folder
     else:
-        res = run_general(model=model, dataset=GENERAL[model], device="cpu", output_dir=run_dir,
-                          overrides=our_overrides(model, seed), overwrite=True)
-    return {"valid": res["valid"], "test": res["test"], "best_epoch": res["best_epoch"], "epochs_run": res["epochs_run"],
-            "train_seconds": [h["train_seconds"] + h.get("pre_epoch_seconds", 0.0) for h in res["history"]]}
+        res = run_general(
+            model=model,
+            dataset=GENERAL[model],
+            device="cpu",
+            output_dir=run_dir,
+            overrides=our_overrides(model, seed),
+            overwrite=True,
+        )
+    return {
+        "valid": res["valid"],
+        "test": res["test"],
+        "best_epoch": res["best_epoch"],
+        "epochs_run": res["epochs_run"],
+        "train_seconds": [h["train_seconds"] + h.get("pre_epoch_seconds", 0.0) for h in res["history"]],
+    }
 
 
 def launch(model: str, side: str, seed: int, out: Path) -> subprocess.Popen | None:
@@ -140,8 +207,11 @@ def launch(model: str, side: str, seed: int, out: Path) -> subprocess.Popen | No
     if side == "recbole":
         data_dir = out / "recbole_data"
         export_recbole_files(model, seed, data_dir)
-        spec = {"config": recbole_config(model, seed, data_dir.resolve()), "workdir": str((out / "scratch" / f"{model}-{seed}").resolve()),
-                "result": str(result.resolve())}
+        spec = {
+            "config": recbole_config(model, seed, data_dir.resolve()),
+            "workdir": str((out / "scratch" / f"{model}-{seed}").resolve()),
+            "result": str(result.resolve()),
+        }
         spec_file = out / f"{model}-{side}-{seed}.spec.json"
         spec_file.write_text(json.dumps(spec, indent=1))
         cmd = [sys.executable, str(ROOT / "benchmarks" / "parity_recbole.py"), str(spec_file)]
@@ -155,8 +225,11 @@ def launch(model: str, side: str, seed: int, out: Path) -> subprocess.Popen | No
 def summarise(out: Path, models: list[str], seeds: list[int]) -> str:
     """The parity table (markdown) from the result files present."""
     metrics = [f"{m}@{k}" for m in ("hit", "recall", "ndcg") for k in TOPK]
-    lines = [f"Parity: test metrics, mean ± std over seeds {seeds}; {platform.processor() or platform.machine()}, "
-             f"1 thread per run, ours and RecBole side by side.", ""]
+    lines = [
+        f"Parity: test metrics, mean ± std over seeds {seeds}; {platform.processor() or platform.machine()}, "
+        f"1 thread per run, ours and RecBole side by side.",
+        "",
+    ]
     for model in models:
         sides = {}
         for side in ("ours", "recbole"):
@@ -166,8 +239,13 @@ def summarise(out: Path, models: list[str], seeds: list[int]) -> str:
             lines.append(f"**{model}**: pending (`python benchmarks/parity.py --models {model}`)\n")
             continue
         header = "| metric | ours | RecBole | ours − RecBole | parity |"
-        lines += [f"**{model}** on {SEQUENTIAL.get(model) or GENERAL[model]} (runs: ours {len(sides['ours'])}, "
-                  f"RecBole {len(sides['recbole'])})", "", header, "|---|---|---|---|---|"]
+        lines += [
+            f"**{model}** on {SEQUENTIAL.get(model) or GENERAL[model]} (runs: ours {len(sides['ours'])}, "
+            f"RecBole {len(sides['recbole'])})",
+            "",
+            header,
+            "|---|---|---|---|---|",
+        ]
         for metric in metrics:
             vals = {s: [r["test"][metric] for r in runs if metric in r["test"]] for s, runs in sides.items()}
             lines.append(_row(metric, vals["ours"], vals["recbole"]))
@@ -175,10 +253,17 @@ def summarise(out: Path, models: list[str], seeds: list[int]) -> str:
         lines.append(_row("best epoch", epochs["ours"], epochs["recbole"], parity=False, digits=1))
         run_len = {s: [r["epochs_run"] for r in runs] for s, runs in sides.items()}
         lines.append(_row("epochs run", run_len["ours"], run_len["recbole"], parity=False, digits=1))
-        sec = {s: [statistics.mean(r["train_seconds"]) for r in runs if r["train_seconds"]] for s, runs in sides.items()}
-        ratio = (f"{statistics.mean(sec['ours']) / statistics.mean(sec['recbole']):.2f}" if sec["ours"] and sec["recbole"]
-                 else "–")
-        lines.append(_row("train s/epoch", sec["ours"], sec["recbole"], parity=False, digits=2) + f" ours/RecBole = {ratio} |")
+        sec = {
+            s: [statistics.mean(r["train_seconds"]) for r in runs if r["train_seconds"]] for s, runs in sides.items()
+        }
+        ratio = (
+            f"{statistics.mean(sec['ours']) / statistics.mean(sec['recbole']):.2f}"
+            if sec["ours"] and sec["recbole"]
+            else "–"
+        )
+        lines.append(
+            _row("train s/epoch", sec["ours"], sec["recbole"], parity=False, digits=2) + f" ours/RecBole = {ratio} |"
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -197,7 +282,9 @@ def _row(name: str, ours: list[float], peer: list[float], parity: bool = True, d
     if not parity:
         return f"| {name} | {_fmt(ours, digits)} | {_fmt(peer, digits)} | {diff:+.{digits}f} |"
     spread = max(statistics.stdev(v) if len(v) > 1 else 0.0 for v in (ours, peer))
-    verdict = "holds" if abs(diff) <= 2 * spread else f"**no** ({abs(diff) / spread:.1f} std)" if spread else "n/a (1 run)"
+    verdict = (
+        "holds" if abs(diff) <= 2 * spread else f"**no** ({abs(diff) / spread:.1f} std)" if spread else "n/a (1 run)"
+    )
     return f"| {name} | {_fmt(ours, digits)} | {_fmt(peer, digits)} | {diff:+.{digits}f} | {verdict} |"
 
 
@@ -225,8 +312,11 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 procs = {side: launch(model, side, seed, out) for side in ("ours", "recbole")}
                 failed = [side for side, p in procs.items() if p is not None and p.wait() != 0]
-                print(f"{model} seed {seed}: {time.perf_counter() - t0:.0f}s" + (f"; FAILED: {failed} (see the .log)" if failed else ""),
-                      flush=True)
+                print(
+                    f"{model} seed {seed}: {time.perf_counter() - t0:.0f}s"
+                    + (f"; FAILED: {failed} (see the .log)" if failed else ""),
+                    flush=True,
+                )
     table = summarise(out, args.models, args.seeds)
     (out / "parity.md").write_text(table + "\n")
     print(table)

@@ -99,8 +99,11 @@ def main() -> None:
             with torch.no_grad():
                 ours = (ours_sequential if model in SEQUENTIAL else ours_general)(model, net, dataset)
             for metric in (f"{m}@{k}" for m in METRICS for k in TOPK):
-                print(f"| {model} | {metric} | {theirs[metric]:.6f} | {ours[metric]:.6f} | "
-                      f"{ours[metric] - theirs[metric]:+.1e} |", flush=True)
+                print(
+                    f"| {model} | {metric} | {theirs[metric]:.6f} | {ours[metric]:.6f} | "
+                    f"{ours[metric] - theirs[metric]:+.1e} |",
+                    flush=True,
+                )
         os.chdir(root)
 
 

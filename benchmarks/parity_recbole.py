@@ -31,8 +31,16 @@ import missrec.compat  # noqa: F401  (scipy/pandas/torch fixes recbole needs on 
 
 with warnings.catch_warnings():  # numpy 2 warns on every lookup of a removed alias
     warnings.simplefilter("ignore", FutureWarning)
-    for _alias, _type in (("float", float), ("int", int), ("bool", bool), ("object", object), ("str", str),
-                          ("long", int), ("complex", complex), ("unicode", str)):
+    for _alias, _type in (
+        ("float", float),
+        ("int", int),
+        ("bool", bool),
+        ("object", object),
+        ("str", str),
+        ("long", int),
+        ("complex", complex),
+        ("unicode", str),
+    ):
         if not hasattr(np, _alias):
             setattr(np, _alias, _type)  # this process only: RecBole's evaluator calls np.float
 

@@ -2,7 +2,7 @@
 
     python scripts/reproduce.py ml100k                     # the sequential table on ML100K_mm_full
     python scripts/reproduce.py mllatest --jobs 2          # on MLLatest_mm_full, two runs at a time
-    python scripts/reproduce.py graph --seeds 1 2 3        # the twelve graph models on ML100K_general and MLLatest_general
+    python scripts/reproduce.py graph --seeds 1 2 3        # twelve graph models, ML100K_general and MLLatest_general
     python scripts/reproduce.py ml100k --summary-only      # rebuild results/ml100k.md from the runs present
 
 Each run is ``finetune.py`` / ``train_graph.py`` with its props (maximum epochs, early stopping on validation) and
@@ -30,9 +30,24 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINTS = {"MISSRec": "saved/MISSRec-ML1M_genres-2.safetensors", "UniSRec": "saved/UniSRec-ML1M_genres-1.safetensors"}
-GRAPH_MODELS = ["BPR", "LightGCN", "VBPR", "GRCN", "LATTICE", "MICRO", "FREEDOM", "BM3", "MMSSL", "SEA", "SGFD-BM3",
-                "SGFD-GRCN"]
+CHECKPOINTS = {
+    "MISSRec": "saved/MISSRec-ML1M_genres-2.safetensors",
+    "UniSRec": "saved/UniSRec-ML1M_genres-1.safetensors",
+}
+GRAPH_MODELS = [
+    "BPR",
+    "LightGCN",
+    "VBPR",
+    "GRCN",
+    "LATTICE",
+    "MICRO",
+    "FREEDOM",
+    "BM3",
+    "MMSSL",
+    "SEA",
+    "SGFD-BM3",
+    "SGFD-GRCN",
+]
 SEQUENTIAL_DATASETS = {"ml100k": "ML100K_mm_full", "mllatest": "MLLatest_mm_full"}
 GRAPH_DATASETS = ["ML100K_general", "MLLatest_general"]
 
@@ -50,21 +65,33 @@ class Row:
 def sequential_rows(dataset: str) -> list[Row]:
     """SASRec, UniSRec and MISSRec rows, claim-bearing first: the three models transductive from scratch, then
     MISSRec scratch vs pre-trained in both settings, then the rest."""
+
     def row(model: str, mode: str, pretrained: bool) -> Row:
         init = "pre-trained" if pretrained else "scratch"
         args = ("--model", model, "-mode", mode, "-d", dataset) + (("-p", CHECKPOINTS[model]) if pretrained else ())
         return Row(f"{model}-{mode}-{init}", "finetune.py", args, {"model": model, "setting": mode, "init": init})
 
-    order = [("MISSRec", "transductive", False), ("UniSRec", "transductive", False), ("SASRec", "transductive", False),
-             ("MISSRec", "transductive", True), ("MISSRec", "inductive", False), ("MISSRec", "inductive", True),
-             ("UniSRec", "transductive", True), ("UniSRec", "inductive", False), ("UniSRec", "inductive", True)]
+    order = [
+        ("MISSRec", "transductive", False),
+        ("UniSRec", "transductive", False),
+        ("SASRec", "transductive", False),
+        ("MISSRec", "transductive", True),
+        ("MISSRec", "inductive", False),
+        ("MISSRec", "inductive", True),
+        ("UniSRec", "transductive", True),
+        ("UniSRec", "inductive", False),
+        ("UniSRec", "inductive", True),
+    ]
     return [row(*spec) for spec in order]
 
 
 def graph_rows() -> list[Row]:
     """The twelve graph models on both general datasets."""
-    return [Row(f"{model}-{ds}", "train_graph.py", ("--model", model, "-d", ds), {"model": model, "dataset": ds})
-            for ds in GRAPH_DATASETS for model in GRAPH_MODELS]
+    return [
+        Row(f"{model}-{ds}", "train_graph.py", ("--model", model, "-d", ds), {"model": model, "dataset": ds})
+        for ds in GRAPH_DATASETS
+        for model in GRAPH_MODELS
+    ]
 
 
 def table_rows(table: str) -> list[Row]:
@@ -78,8 +105,18 @@ def run_dir(out: Path, table: str, row: Row, seed: int) -> Path:
 def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[str, int, float]:
     """Run one (row, seed) in a fresh process with one thread; returns (row, seed, seconds)."""
     folder = run_dir(out, table, row, seed)
-    cmd = [sys.executable, row.entry, *row.args, "--device", device, "--output", str(folder), "--overwrite",
-           f"seed={seed}", "show_progress=false"]
+    cmd = [
+        sys.executable,
+        row.entry,
+        *row.args,
+        "--device",
+        device,
+        "--output",
+        str(folder),
+        "--overwrite",
+        f"seed={seed}",
+        "show_progress=false",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     t0 = time.perf_counter()
     log = out / "runs" / table / f"{row.name}-seed{seed}.stdout"
@@ -106,9 +143,15 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
     """Per row: mean/std of every test metric over the finished seeds, best epoch, epochs run, s/epoch."""
     rows = {}
     for row in table_rows(table):
-        runs = [json.loads(p.read_text()) for s in seeds if (p := run_dir(out, table, row, s) / "results.json").is_file()]
-        entry: dict[str, Any] = {**row.labels, "seeds_done": len(runs), "seeds_asked": len(seeds),
-                                 "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}"}
+        runs = [
+            json.loads(p.read_text()) for s in seeds if (p := run_dir(out, table, row, s) / "results.json").is_file()
+        ]
+        entry: dict[str, Any] = {
+            **row.labels,
+            "seeds_done": len(runs),
+            "seeds_asked": len(seeds),
+            "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
+        }
         if runs:
             metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
             entry["test"] = {m: _mean_std([r["test"][m] for r in runs]) for m in metrics}
@@ -117,31 +160,53 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
                     entry[key] = {m: _mean_std([r[key][m] for r in runs]) for m in sorted(runs[0][key])}
             entry["best_epoch"] = _mean_std([r["best_epoch"] for r in runs])
             entry["epochs_run"] = _mean_std([r["epochs_run"] for r in runs])
-            entry["seconds_per_epoch"] = _mean_std([statistics.mean(h["train_seconds"] for h in r["history"]) for r in runs])
+            entry["seconds_per_epoch"] = _mean_std(
+                [statistics.mean(h["train_seconds"] for h in r["history"]) for r in runs]
+            )
         rows[row.name] = entry
     return {"table": table, "machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
 
 
 def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
     """The table as markdown: one line per row, ``mean ± std`` per metric."""
-    lines = [f"# {summary['table']}: test metrics, mean ± std over seeds ({summary['machine']}; {summary['date']})", "",
-             "| row | seeds | " + " | ".join(metrics) + " | best epoch | epochs run | s/epoch |",
-             "|---|---|" + "---|" * (len(metrics) + 3)]
+    lines = [
+        f"# {summary['table']}: test metrics, mean ± std over seeds ({summary['machine']}; {summary['date']})",
+        "",
+        "| row | seeds | " + " | ".join(metrics) + " | best epoch | epochs run | s/epoch |",
+        "|---|---|" + "---|" * (len(metrics) + 3),
+    ]
     for name, row in summary["rows"].items():
         if "test" not in row:
             lines.append(f"| {name} | pending (`{row['command']}`) |" + " |" * (len(metrics) + 3))
             continue
-        done = f"{row['seeds_done']}/{row['seeds_asked']}" + ("" if row["seeds_done"] >= row["seeds_asked"] else " pending")
+        done = f"{row['seeds_done']}/{row['seeds_asked']}" + (
+            "" if row["seeds_done"] >= row["seeds_asked"] else " pending"
+        )
         cells = [f"{row['test'][m][0]:.4f} ± {row['test'][m][1]:.4f}" if m in row["test"] else "–" for m in metrics]
-        lines.append(f"| {name} | {done} | " + " | ".join(cells) + f" | {row['best_epoch'][0]:.1f} | "
-                     f"{row['epochs_run'][0]:.1f} | {row['seconds_per_epoch'][0]:.1f} |")
+        lines.append(
+            f"| {name} | {done} | " + " | ".join(cells) + f" | {row['best_epoch'][0]:.1f} | "
+            f"{row['epochs_run'][0]:.1f} | {row['seconds_per_epoch'][0]:.1f} |"
+        )
     news = {n: r for n, r in summary["rows"].items() if "test_new_items" in r}
     if news:
-        lines += ["", "Test targets whose movie is not in the pre-training corpus (new items):", "",
-                  "| row | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+        lines += [
+            "",
+            "Test targets whose movie is not in the pre-training corpus (new items):",
+            "",
+            "| row | " + " | ".join(metrics) + " |",
+            "|---|" + "---|" * len(metrics),
+        ]
         for name, row in news.items():
-            lines.append(f"| {name} | " + " | ".join(f"{row['test_new_items'][m][0]:.4f} ± {row['test_new_items'][m][1]:.4f}"
-                                                       if m in row["test_new_items"] else "–" for m in metrics) + " |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(
+                    f"{row['test_new_items'][m][0]:.4f} ± {row['test_new_items'][m][1]:.4f}"
+                    if m in row["test_new_items"]
+                    else "–"
+                    for m in metrics
+                )
+                + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -157,15 +222,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = ROOT / args.out
     rows = [r for r in table_rows(args.table) if args.rows is None or r.name in args.rows]
-    todo = [(row, seed) for row in rows for seed in args.seeds
-            if not (run_dir(out, args.table, row, seed) / "results.json").is_file()]
+    todo = [
+        (row, seed)
+        for row in rows
+        for seed in args.seeds
+        if not (run_dir(out, args.table, row, seed) / "results.json").is_file()
+    ]
     if not args.summary_only and todo:
         print(f"{len(todo)} runs to do, {args.jobs} at a time", flush=True)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(lambda job: run_one(out, args.table, job[0], job[1], args.device), todo))
     summary = summarise(out, args.table, args.seeds)
-    metrics = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"] if args.table == "graph" else \
-        ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
+    metrics = (
+        ["recall@10", "ndcg@10", "recall@20", "ndcg@20"]
+        if args.table == "graph"
+        else ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.table}.json").write_text(json.dumps(summary, indent=1) + "\n")
     text = markdown(summary, metrics)

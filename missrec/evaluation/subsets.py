@@ -36,8 +36,8 @@ def subset_rows(path: Path, rows: Interaction, user_tokens: list[str], item_toke
     """
     lines = path.read_text(encoding="utf-8").splitlines()
     if not lines or len(lines[0].split("\t")) != 3:
-        raise data_error(path, "a header user_id:token<TAB>item_id:token<TAB><flag>:token", lines[0] if lines else "nothing",
-                         "rebuild the dataset folder")
+        raise data_error(path, "a header user_id:token<TAB>item_id:token<TAB><flag>:token",
+                         lines[0] if lines else "nothing", "rebuild the dataset folder")
     flagged: dict[str, tuple[str, bool]] = {}
     for number, line in enumerate(lines[1:], 2):
         parts = line.split("\t")

@@ -17,17 +17,27 @@ spec.loader.exec_module(reproduce)
 def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int) -> None:
     folder = reproduce.run_dir(out, table, row, seed)
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({
-        "test": {"hit@10": hit, "ndcg@10": hit / 2}, "best_epoch": best, "epochs_run": best + 11,
-        "history": [{"train_seconds": 10.0}, {"train_seconds": 20.0}],
-        **({"test_new_items": {"hit@10": hit / 4}} if table == "mllatest" else {})}))
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "test": {"hit@10": hit, "ndcg@10": hit / 2},
+                "best_epoch": best,
+                "epochs_run": best + 11,
+                "history": [{"train_seconds": 10.0}, {"train_seconds": 20.0}],
+                **({"test_new_items": {"hit@10": hit / 4}} if table == "mllatest" else {}),
+            }
+        )
+    )
 
 
 def test_tables_list_every_row_once_claim_bearing_first():
     rows = reproduce.table_rows("ml100k")
     assert len(rows) == 9 and len({r.name for r in rows}) == 9
-    assert [r.name for r in rows[:3]] == ["MISSRec-transductive-scratch", "UniSRec-transductive-scratch",
-                                         "SASRec-transductive-scratch"]
+    assert [r.name for r in rows[:3]] == [
+        "MISSRec-transductive-scratch",
+        "UniSRec-transductive-scratch",
+        "SASRec-transductive-scratch",
+    ]
     assert all("-p" in r.args for r in rows if r.labels["init"] == "pre-trained")
     graph = reproduce.table_rows("graph")
     assert len(graph) == 2 * len(reproduce.GRAPH_MODELS) and all(r.entry == "train_graph.py" for r in graph)
