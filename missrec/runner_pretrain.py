@@ -110,9 +110,12 @@ def run_pretrain(
         atomic_write_json(output_dir / "config.json", dict(config.final_config_dict))
     trainer = AcceleratePretrainer(config, net, train_split.inter_feat, accelerator, output_dir, checkpoint_dir,
                                    {"data": fingerprint}, run_id=run_id)
-    history = trainer.fit(resume=resume, max_steps=max_steps)
+    try:
+        history = trainer.fit(resume=resume, max_steps=max_steps)
+    finally:
+        trainer.close()
     accelerator.wait_for_everyone()
-    accelerator.end_training()
+    accelerator.end_training()  # destroys the process group: a process exiting with live gloo threads can abort
     return history
 
 

@@ -193,6 +193,11 @@ class AcceleratePretrainer:
             self.save_state()
         return self.history
 
+    def close(self) -> None:
+        """Close the TensorBoard writer (its event file is complete afterwards)."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
     def _divergence(self, loss: float) -> str:
         """The message for a non-finite loss, naming the likely causes with this run's values."""
         c = self.config

@@ -46,6 +46,9 @@ def main(data_path: str, out: str, gather: str) -> None:
     }
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / f"rank{acc.process_index}.json").write_text(json.dumps(report))
+    trainer.close()
+    acc.wait_for_everyone()
+    acc.end_training()  # destroys the process group: exiting with live gloo threads can abort the process
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def main(data_path: str, out: str, gather: str) -> None:
     (Path(out) / f"width{acc.process_index}.txt").write_text(str(width))
     if acc.is_main_process:
         torch.save(flat_grad(model), Path(out) / "grad.pt")
+    acc.wait_for_everyone()
+    acc.end_training()  # destroys the process group: exiting with live gloo threads can abort the process
 
 
 if __name__ == "__main__":
