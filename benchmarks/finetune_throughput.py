@@ -1,6 +1,7 @@
 """Fine-tuning throughput: the full training loop vs the bare model step, on the same synthetic data.
 
     python benchmarks/finetune_throughput.py --scale embedded --device cpu
+    OMP_NUM_THREADS=2 python benchmarks/finetune_throughput.py --scale office --device cpu
     python benchmarks/finetune_throughput.py --scale office --device cuda --steps 50
 
 Scales: ``embedded`` = the embedded MovieLens-100K with its CPU props (1,682 items, 97,171 train rows, text 384-d +
@@ -11,12 +12,20 @@ Measured, in one process, on identical batches:
 * bare step: ``zero_grad; calculate_loss; backward; step`` over batches already on the device (the upper bound);
 * full loop: ``FinetuneTrainer._train_epoch`` over the ``DeviceBatchLoader`` (shuffling, gathering, hooks, loss
   bookkeeping) on the same number of rows;
-* interest discovery (k-means over all items' adapted embeddings, once per epoch) and full-ranking evaluation.
+* interest discovery (k-means over all items' adapted embeddings, once per epoch) and full-ranking evaluation of
+  ``--eval-users`` rows (default: every user of the scale) in batches of ``--eval-batch``.
+
+Memory (CPU): the process's peak RSS during training (model, optimiser, batches) and during evaluation, each phase's
+peak measured on its own (Linux ``/proc/self/clear_refs`` resets the peak; ``VmHWM`` reads it), and the evaluation's
+growth over the RSS it started from. Evaluation scores one ``[eval_batch, items]`` chunk at a time; the table prints
+what one chunk and what a dense ``users x items`` matrix would take, so a non-chunked evaluation would show.
+GPU: ``torch.cuda.max_memory_allocated`` per phase.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -68,9 +77,43 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench(scale: str, device: str, steps: int, batch: int, eval_users: int, out_dir: Path) -> dict[str, float]:
+def _status_gb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak(device: torch.device) -> float:
+    """Start a new peak-memory phase; returns the memory in use now (GB)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**30
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass
+    return _status_gb("VmRSS") or 0.0
+
+
+def peak(device: torch.device) -> float:
+    """Peak memory (GB) since the last :func:`reset_peak` (CPU without /proc: since the process started)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return _status_gb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def bench(scale: str, device: str, steps: int, batch: int, eval_users: int | None, eval_batch: int,
+          out_dir: Path) -> dict[str, float]:
     s = SCALES[scale]
+    eval_users = eval_users or s["users"]
     dev = torch.device(device)
+    reset_peak(dev)
     overrides = dict(hidden_size=s["hidden"], inner_size=s["inner"], MAX_ITEM_LIST_LENGTH=s["max_len"], device=device,
                      train_batch_size=batch, data_path=str(out_dir), show_progress=False)
     config = build_config(MISSRec, "synthetic", overrides=overrides)
@@ -107,14 +150,24 @@ def bench(scale: str, device: str, steps: int, batch: int, eval_users: int, out_
     sync(dev)
     full = steps * batch / (time.perf_counter() - t0)
 
+    train_peak = peak(dev)
+
     users = synthetic_rows(eval_users, s["n_items"], s["max_len"], s["mean_len"], seed=1)
-    evaluator = NextItemEvaluator(DeviceBatchLoader(users, 1024, False, dev), "item_id", [10, 50], ["hit", "ndcg"])
+    evaluator = NextItemEvaluator(DeviceBatchLoader(users, eval_batch, False, dev), "item_id", [10, 50], ["hit", "ndcg"])
+    eval_base = reset_peak(dev)
     t0 = time.perf_counter()
     evaluator.run(model)
     sync(dev)
-    eval_rate = eval_users / (time.perf_counter() - t0)
-    return {"bare_seq_s": bare, "full_seq_s": full, "ratio": full / bare, "kmeans_s": kmeans_s, "eval_users_s": eval_rate,
-            "epoch_s_est": s["rows"] / full + kmeans_s + s["users"] / eval_rate}
+    eval_s = time.perf_counter() - t0
+    eval_peak = peak(dev)
+    eval_rate = eval_users / eval_s
+    scores_gb = (s["n_items"] + 1) * 4 / 2**30  # one user's float32 scores over every item (+ PAD)
+    return {
+        "bare_seq_s": bare, "full_seq_s": full, "ratio": full / bare, "kmeans_s": kmeans_s, "eval_users_s": eval_rate,
+        "epoch_s_est": s["rows"] / full + kmeans_s + s["users"] / eval_rate, "train_peak_gb": train_peak,
+        "eval_users": eval_users, "eval_s": eval_s, "eval_peak_gb": eval_peak, "eval_growth_gb": eval_peak - eval_base,
+        "chunk_gb": eval_batch * scores_gb, "dense_gb": s["users"] * scores_gb,
+    }
 
 
 def main() -> None:
@@ -123,17 +176,21 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=10, help="training steps measured per variant")
     parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--eval-users", type=int, default=2048)
+    parser.add_argument("--eval-users", type=int, help="rows evaluated (default: every user of the scale)")
+    parser.add_argument("--eval-batch", type=int, default=1024, help="users scored per evaluation chunk")
     args = parser.parse_args()
     print(f"device {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else f'{torch.get_num_threads()} CPU threads'}), "
           f"torch {torch.__version__}, batch {args.batch}, {args.steps} steps")
-    print("| scale | bare step seq/s | full loop seq/s | full/bare | k-means s | eval users/s | est. epoch s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| scale | bare step seq/s | full loop seq/s | full/bare | k-means s | train peak GB | eval users | eval s "
+          "| eval users/s | eval peak GB (growth) | one chunk / dense users x items GB | est. epoch s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for scale in args.scale:
-            r = bench(scale, args.device, args.steps, args.batch, args.eval_users, Path(tmp))
+            r = bench(scale, args.device, args.steps, args.batch, args.eval_users, args.eval_batch, Path(tmp))
             print(f"| {scale} | {r['bare_seq_s']:,.0f} | {r['full_seq_s']:,.0f} | {r['ratio']:.2f} | {r['kmeans_s']:.2f} | "
-                  f"{r['eval_users_s']:,.0f} | {r['epoch_s_est']:,.0f} |")
+                  f"{r['train_peak_gb']:.2f} | {r['eval_users']:,} | {r['eval_s']:.1f} | {r['eval_users_s']:,.0f} | "
+                  f"{r['eval_peak_gb']:.2f} (+{r['eval_growth_gb']:.2f}) | {r['chunk_gb']:.2f} / {r['dense_gb']:.1f} | "
+                  f"{r['epoch_s_est']:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ generated here on first use. The item id map, texts and feature files are derive
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -84,22 +85,39 @@ def user_sequences(src: Path, item_index: dict[str, int]) -> tuple[list[str], li
 
 def kg_features(src: Path, item_ids: list[str], dim: int = KG_DIM) -> np.ndarray:
     """Knowledge-graph vectors ``[n_items, dim]`` (zero rows for unlinked items); see the module docstring."""
-    from scipy import sparse
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfTransformer
-
     link = _read(src / "ml-100k.link")
     kg = _read(src / "ml-100k.kg")
     entity_of = dict(zip(link["item_id"], link["entity_id"]))
     facts = kg.assign(term=kg["relation_id"] + "=" + kg["tail_id"]).groupby("head_id")["term"].apply(sorted)
-    rows, terms = [], []
-    for row, item in enumerate(item_ids):
-        entity = entity_of.get(item)
-        if entity is not None and entity in facts.index:
-            rows.append(row)
-            terms.append(facts[entity])
-    df = pd.Series([t for bag in terms for t in set(bag)]).value_counts()
-    vocab = {t: i for i, t in enumerate(sorted(df[df >= 2].index))}
+    bags = [facts[entity_of[item]] if entity_of.get(item) in facts.index else [] for item in item_ids]
+    return tfidf_svd(bags, dim)
+
+
+def tfidf_svd(bags: Sequence[Sequence[str]], dim: int, min_items: int = 2) -> np.ndarray:
+    """Bag-of-terms vectors ``[len(bags), dim]``: TF-IDF, truncated SVD, l2-normalised rows.
+
+    Terms in fewer than ``min_items`` bags are dropped; TF-IDF is sklearn's (smooth idf, l2-normalised rows) over
+    the non-empty bags only (an empty bag is a missing modality, not a document), then truncated SVD to ``dim``
+    (ARPACK, seed 0, sklearn's sign convention) and l2 normalisation. An empty bag, or one whose every term was
+    dropped, gives an all-zero row. Shared by the ML-100K knowledge graph and MLLatest's cast.
+
+    Args:
+        bags: per item its terms (repeats count as term frequency); ``[]`` for an item without the modality.
+        dim: output dimension; needs more than ``dim`` non-empty bags and more than ``dim`` kept terms.
+        min_items: document-frequency threshold of a term.
+    """
+    from scipy import sparse
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rows = [row for row, bag in enumerate(bags) if len(bag)]
+    terms = [bags[row] for row in rows]
+    df = pd.Series([t for bag in terms for t in set(bag)], dtype=object).value_counts()
+    vocab = {t: i for i, t in enumerate(sorted(df[df >= min_items].index))}
+    if min(len(terms), len(vocab)) <= dim:
+        raise DataError(f"expected more than {dim} items with terms and more than {dim} terms in >= {min_items} "
+                        f"items for a {dim}-d SVD, found {len(terms)} items and {len(vocab)} terms. "
+                        "Fix: use more items or a smaller dimension")
     r, c = [], []
     for i, bag in enumerate(terms):
         for t in bag:
@@ -111,7 +129,7 @@ def kg_features(src: Path, item_ids: list[str], dim: int = KG_DIM) -> np.ndarray
     dense = TruncatedSVD(n_components=dim, algorithm="arpack", random_state=0).fit_transform(tfidf)
     norms = np.linalg.norm(dense, axis=1, keepdims=True)
     dense = np.divide(dense, norms, out=np.zeros_like(dense), where=norms > 0)
-    out = np.zeros((len(item_ids), dim), dtype=np.float32)
+    out = np.zeros((len(bags), dim), dtype=np.float32)
     out[rows] = dense
     return out
 

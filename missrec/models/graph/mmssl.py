@@ -32,7 +32,9 @@ the main optimiser never owns it and the generator loss only reaches it as a pat
 Where this follows the paper rather than the released code (graph_models.md §8.2): the modality graphs stay
 populated (a, ``legacy_modality_graphs`` reproduces the released emptying), the attention is a real softmax
 attention (b), the discriminator's LeakyReLU has slope ``D_leaky_slope`` = 0.01 (c; 1.0 = released). Kept as
-released: AdamW with weight decay 0.01 (d, in the props), a constant learning rate (e).
+released: AdamW with weight decay 0.01 (d, in the props), a constant learning rate (e). The discriminator keeps the
+released widths ``I -> I/4 -> I/8``, whose memory grows as ``I^2`` (about 8 GB with Adam at 42k items);
+``D_max_width`` caps them for larger catalogues (:mod:`.mmssl_modules`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from missrec.evaluation.general import gather_rows
 from missrec.models.graph.base import GraphRecommender
 from missrec.models.graph.common import train_edges
 from missrec.models.graph.mmssl_graphs import ModalityGraphs, generated_k
-from missrec.models.graph.mmssl_modules import Discriminator, ModalityAttention
+from missrec.models.graph.mmssl_modules import Discriminator, ModalityAttention, critic_adam
 from missrec.modules.graph import alternating_bipartite_propagate, bipartite_left_sqrt
 from missrec.modules.losses import bpr_loss, gradient_penalty, info_nce, l2_regulariser
 from missrec.modules.losses.auxiliary import AuxiliaryOptimizer
@@ -76,8 +78,9 @@ class MMSSL(GraphRecommender):
     Args:
         config: ``embedding_size``, ``n_layers``, ``n_feat_layers``, ``drop_rate``, ``head_num``, ``id_cat_rate``,
             ``model_cat_rate``, ``decay``, ``feat_reg_decay``, ``cl_rate``, ``tau``, ``G_rate``, ``D_lr``,
-            ``D_betas``, ``D_dropouts``, ``D_leaky_slope``, ``gp_rate``, ``log_log_scale``, ``real_data_tau``,
-            ``ui_pre_scale``, ``m_topk_rate``, ``regenerate_every``, ``legacy_modality_graphs`` (+ the base keys).
+            ``D_betas``, ``D_dropouts``, ``D_leaky_slope``, ``D_max_width``, ``gp_rate``, ``log_log_scale``,
+            ``real_data_tau``, ``ui_pre_scale``, ``m_topk_rate``, ``regenerate_every``, ``legacy_modality_graphs``
+            (+ the base keys).
         dataset: the general dataset with at least one modality.
     """
 
@@ -130,11 +133,13 @@ class MMSSL(GraphRecommender):
             legacy=legacy,
         )
 
-        self.discriminator = Discriminator(self.n_items, float(config["D_leaky_slope"]), list(config["D_dropouts"]))
-        d_lr, d_betas = float(config["D_lr"]), tuple(float(b) for b in config["D_betas"])
-        self.discriminator_optimizer = AuxiliaryOptimizer(
-            self.discriminator, lambda params: torch.optim.Adam(params, lr=d_lr, betas=d_betas)
+        max_width = config["D_max_width"]
+        self.discriminator = Discriminator(
+            self.n_items, float(config["D_leaky_slope"]), list(config["D_dropouts"]),
+            max_width=None if max_width is None else int(max_width),
         )
+        d_lr, d_betas = float(config["D_lr"]), tuple(float(b) for b in config["D_betas"])
+        self.discriminator_optimizer = AuxiliaryOptimizer(self.discriminator, critic_adam(d_lr, d_betas))
         self.last_discriminator_loss: float | None = None
 
     # ---- forward -----------------------------------------------------------------------------------------------

@@ -10,12 +10,17 @@ Both follow the paper where the released code departs from it (§8.2 b, c):
 * :class:`Discriminator` uses ``LeakyReLU(negative_slope)``; the released ``nn.LeakyReLU(True)`` passes ``True`` as
   the slope (meant as ``inplace=True``), i.e. slope 1 and an identity activation. The paper's intent is PyTorch's
   default slope 0.01; ``negative_slope=1.0`` reproduces the released network.
+
+The discriminator's widths ``I -> I/4 -> I/8`` come from the released code (§4.9); the paper does not fix them. Its
+first layer alone has ``I^2 / 4`` weights, so with its gradient and Adam state the critic needs about
+``4.5 I^2`` bytes: 18 GB at Elec's 63k items (benchmarks/RESULTS.md, "MMSSL's discriminator"). ``max_width`` caps
+the hidden widths at ``(max_width, max_width / 2)``: off (``None``) by default, which keeps the released network.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -64,6 +69,22 @@ class ModalityAttention(nn.Module):
         return self.w_o(z), weights
 
 
+def critic_adam(lr: float, betas: tuple[float, float]) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
+    """The discriminator's own Adam (``D_lr``, ``D_betas``), fused: the critic is the largest network here
+    (``0.28 I^2`` weights), and the fused step needs no parameter-sized temporaries on top of its two moments."""
+    return lambda params: torch.optim.Adam(
+        params, lr=lr, betas=betas, fused=all(p.device.type in ("cpu", "cuda") for p in params) or None
+    )
+
+
+def discriminator_widths(n_items: int, max_width: int | None = None) -> list[int]:
+    """``[I, I/4, I/8]`` (released), each hidden width capped at ``(max_width, max_width / 2)`` when given."""
+    hidden = [max(1, n_items // 4), max(1, n_items // 8)]
+    if max_width is not None:
+        hidden = [min(hidden[0], max_width), min(hidden[1], max_width // 2)]
+    return [n_items, *hidden]
+
+
 class Discriminator(nn.Module):
     """WGAN critic over per-user item distributions: ``I -> I/4 -> I/8 -> 1``, output ``100 sigma(.)``.
 
@@ -74,13 +95,22 @@ class Discriminator(nn.Module):
         n_items: input width I.
         negative_slope: LeakyReLU slope (paper intent 0.01; 1.0 = the released identity, see the module doc).
         dropouts: dropout of the two hidden blocks (0.31, 0.5).
+        max_width: cap on the hidden widths: ``I -> min(I/4, w) -> min(I/8, w/2)``; None = the released widths.
     """
 
-    def __init__(self, n_items: int, negative_slope: float = 0.01, dropouts: Sequence[float] = (0.31, 0.5)) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        negative_slope: float = 0.01,
+        dropouts: Sequence[float] = (0.31, 0.5),
+        max_width: int | None = None,
+    ) -> None:
         super().__init__()
         if len(dropouts) != 2:
             raise ValueError(f"expected two discriminator dropouts, found {list(dropouts)}")
-        widths = [n_items, max(1, n_items // 4), max(1, n_items // 8)]
+        if max_width is not None and max_width < 2:
+            raise ValueError(f"the discriminator's max_width must be >= 2 (or None), found {max_width}")
+        widths = discriminator_widths(n_items, max_width)
         layers: list[nn.Module] = []
         for (d_in, d_out), p in zip(zip(widths[:-1], widths[1:]), dropouts):
             layers += [nn.Linear(d_in, d_out), nn.LeakyReLU(negative_slope), nn.BatchNorm1d(d_out), nn.Dropout(p)]

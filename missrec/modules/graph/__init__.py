@@ -10,7 +10,9 @@
 * :mod:`.learned`: ``learned_knn_graph`` (LATTICE/MICRO) and ``RebuildSchedule``;
 * :mod:`.pruning`: ``degree_sensitive_prune`` (FREEDOM);
 * :mod:`.sparse`: ``sparse_coo``, ``sym_normalise``, ``mix_graphs``, ``as_operator`` (CSR), ``spmm`` (fast
-  backward with a precomputed transpose), ``transpose_operator``.
+  backward with a precomputed transpose; for learned values, ``value_grad_spmm``: the values' gradient by SDDMM at
+  the nonzeros, never a dense ``N x M`` gradient), ``transpose_operator``, ``sddmm``, ``WeightedSpMM`` (also GRCN's
+  attention products).
 """
 
 from missrec.modules.graph.adjacency import ADJ_NORMS, bipartite_adj, bipartite_left_sqrt, unique_pairs

@@ -17,7 +17,6 @@ time are ``O(E d)`` with no ``U x I`` or ``[E, d]`` tensor.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import torch
@@ -25,36 +24,7 @@ from torch import nn
 
 from missrec.modules.graph.adjacency import unique_pairs
 from missrec.modules.graph.message_passing import edge_softmax
-
-
-def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
-
-
-def _sddmm(crow: torch.Tensor, col: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``<a[r], b[c]>`` for every stored ``(r, c)`` of the CSR pattern, in CSR order ``[nnz]``."""
-    mask = _csr(crow, col, a.new_ones(col.shape[0]), (a.shape[0], b.shape[0]))
-    return torch.sparse.sampled_addmm(mask, a.contiguous(), b.T, beta=0.0).values()
-
-
-class _WeightedSpMM(torch.autograd.Function):
-    """``out = A(w) @ x`` for a fixed CSR pattern with values ``w`` (both ``w`` and ``x`` get gradient)."""
-
-    @staticmethod
-    def forward(ctx, w, x, crow, col, crow_t, col_t, to_t):
-        ctx.save_for_backward(w, x, crow, col, crow_t, col_t, to_t)
-        return _csr(crow, col, w.detach(), (crow.shape[0] - 1, x.shape[0])) @ x
-
-    @staticmethod
-    def backward(ctx, grad):
-        w, x, crow, col, crow_t, col_t, to_t = ctx.saved_tensors
-        grad_w = _sddmm(crow, col, grad, x) if ctx.needs_input_grad[0] else None  # dL/dw_rc = <g_r, x_c>
-        grad_x = None
-        if ctx.needs_input_grad[1]:
-            grad_x = _csr(crow_t, col_t, w.detach()[to_t], (x.shape[0], crow.shape[0] - 1)) @ grad  # A^T g
-        return grad_w, grad_x, None, None, None, None, None
+from missrec.modules.graph.sparse import WeightedSpMM, row_pointers, sddmm
 
 
 class BipartiteEdges(nn.Module):
@@ -76,30 +46,26 @@ class BipartiteEdges(nn.Module):
         for name, value in {
             "users": users,
             "items": items,
-            "crow_u": self._crow(users, n_users),
-            "crow_i": self._crow(items, n_items),
+            "crow_u": row_pointers(users, n_users),
+            "crow_i": row_pointers(items, n_items),
             "users_by_item": users[by_item],
             "by_item": by_item,
             "to_item_order": torch.argsort(by_item),  # edge -> item-row CSR position
         }.items():
             self.register_buffer(name, value, persistent=False)
 
-    @staticmethod
-    def _crow(rows: torch.Tensor, n: int) -> torch.Tensor:
-        return torch.cat([rows.new_zeros(1), torch.bincount(rows, minlength=n).cumsum(0)])
-
     def scores(self, user_x: torch.Tensor, item_x: torch.Tensor) -> torch.Tensor:
         """``<user_x[u_e], item_x[i_e]>`` ``[E]``."""
-        return _sddmm(self.crow_u, self.items, user_x, item_x)
+        return sddmm(self.crow_u, self.items, user_x, item_x)
 
     def to_users(self, w: torch.Tensor, item_x: torch.Tensor) -> torch.Tensor:
         """``out[u] = sum_{e = (u, i)} w_e item_x[i]`` ``[U, d]``."""
-        return _WeightedSpMM.apply(w, item_x, self.crow_u, self.items, self.crow_i, self.users_by_item, self.by_item)
+        return WeightedSpMM.apply(w, item_x, self.crow_u, self.items, self.crow_i, self.users_by_item, self.by_item)
 
     def to_items(self, w: torch.Tensor, user_x: torch.Tensor) -> torch.Tensor:
         """``out[i] = sum_{e = (u, i)} w_e user_x[u]`` ``[I, d]``."""
         w_by_item = w[self.by_item]
-        return _WeightedSpMM.apply(
+        return WeightedSpMM.apply(
             w_by_item, user_x, self.crow_i, self.users_by_item, self.crow_u, self.items, self.to_item_order
         )
 

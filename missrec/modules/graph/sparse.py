@@ -2,22 +2,34 @@
 
 Graphs are ``torch.sparse_coo`` tensors (coalesced). Fixed graphs that are multiplied many times are turned into
 CSR with :func:`as_operator`; :func:`spmm` with a precomputed transpose then avoids the sort torch does in every
-backward of ``A @ X`` (it rebuilds ``A^T``), which halves a LightGCN step on CPU. Values may carry gradient
-(learned item graphs): :func:`spmm` without ``adj_t`` and every builder here are differentiable in the values.
+backward of ``A @ X`` (it rebuilds ``A^T``), which halves a LightGCN step on CPU.
+
+Values may carry gradient (LATTICE/MICRO's learned item graphs, GRCN's attention weights): every builder here is
+differentiable in the values, and :func:`spmm` of a COO matrix whose values need gradient goes through
+:class:`WeightedSpMM`, whose backward computes ``dL/dA`` only at the stored entries (an SDDMM,
+``dL/dA_rc = <g_r, x_c>``: ``O(nnz d)``). torch's own ``A @ X`` backward forms ``g x^T``, a dense ``N x M`` matrix:
+15.9 GB at 63k items.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
 
+@contextlib.contextmanager
+def _quiet_csr() -> Iterator[None]:
+    """Silence "Sparse CSR tensor support is in beta state": products are what we use."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        yield
+
 
 def _to_csr(graph: torch.Tensor) -> torch.Tensor:
-    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": products are what we use
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+    with _quiet_csr():
         return graph.to_sparse_csr()
 
 
@@ -85,18 +97,83 @@ class _FixedSpMM(torch.autograd.Function):
         return None, None, ctx.adj_t @ grad
 
 
+def csr_matrix(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """A CSR matrix from its parts (row pointers ``[N+1]``, columns ``[nnz]``, values ``[nnz]``), unchecked."""
+    with _quiet_csr():
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+def row_pointers(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """CSR row pointers ``[n_rows + 1]`` of row indices ``rows [nnz]`` sorted by row."""
+    return torch.cat([rows.new_zeros(1), torch.bincount(rows, minlength=n_rows).cumsum(0)])
+
+
+def sddmm(crow: torch.Tensor, col: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Sampled dense-dense product: ``<a[r], b[c]>`` for every stored ``(r, c)`` of a CSR pattern, in CSR order.
+
+    Args:
+        crow, col: the pattern of an ``[N, M]`` matrix.
+        a: ``[N, d]``; b: ``[M, d]``.
+
+    Returns:
+        ``[nnz]``; no ``N x M`` or ``[nnz, d]`` tensor is formed.
+    """
+    mask = csr_matrix(crow, col, a.new_ones(col.shape[0]), (a.shape[0], b.shape[0]))
+    return torch.sparse.sampled_addmm(mask, a.contiguous(), b.T, beta=0.0).values()
+
+
+class WeightedSpMM(torch.autograd.Function):
+    """``out = A(w) @ x`` for a fixed CSR pattern with values ``w``; both ``w`` and ``x`` get gradient.
+
+    ``apply(w [nnz], x [M, d], crow [N+1], col [nnz], crow_t [M+1], col_t [nnz], to_t [nnz]) -> [N, d]``, where
+    ``(crow_t, col_t)`` is the pattern of ``A^T`` and ``to_t[p]`` the entry of ``w`` at position ``p`` of ``A^T``.
+    Backward: ``dL/dw = SDDMM(g, x)`` at the pattern and ``dL/dx = A^T g``: memory ``O(nnz + N d + M d)``.
+    """
+
+    @staticmethod
+    def forward(ctx, w, x, crow, col, crow_t, col_t, to_t):
+        ctx.save_for_backward(w, x, crow, col, crow_t, col_t, to_t)
+        return csr_matrix(crow, col, w.detach(), (crow.shape[0] - 1, x.shape[0])) @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        w, x, crow, col, crow_t, col_t, to_t = ctx.saved_tensors
+        grad_w = sddmm(crow, col, grad, x) if ctx.needs_input_grad[0] else None  # dL/dw_rc = <g_r, x_c>
+        grad_x = None
+        if ctx.needs_input_grad[1]:
+            grad_x = csr_matrix(crow_t, col_t, w.detach()[to_t], (x.shape[0], crow.shape[0] - 1)) @ grad  # A^T g
+        return grad_w, grad_x, None, None, None, None, None
+
+
+def value_grad_spmm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``adj @ x`` for a COO ``adj [N, M]`` whose values carry gradient, without a dense ``N x M`` gradient.
+
+    The values' gradient is computed at the stored entries only (:class:`WeightedSpMM`); it reaches whatever built
+    ``adj`` through ``adj.values()``. Equal to ``adj @ x`` in value and in both gradients.
+    """
+    adj = adj.coalesce()  # row-major order: COO order is CSR order
+    n_rows, n_cols = adj.shape
+    rows, cols = adj.indices()
+    to_t = torch.argsort(cols * n_rows + rows)  # position in A^T -> entry
+    return WeightedSpMM.apply(
+        adj.values(), x, row_pointers(rows, n_rows), cols, row_pointers(cols, n_cols), rows[to_t], to_t
+    )
+
+
 def spmm(adj: torch.Tensor, x: torch.Tensor, adj_t: torch.Tensor | None = None) -> torch.Tensor:
     """``adj @ x`` for sparse ``adj [N, M]`` and dense ``x [M, d]``.
 
     Args:
-        adj: COO or CSR matrix.
+        adj: COO or CSR matrix. A COO matrix whose values need gradient goes through :func:`value_grad_spmm`.
         x: dense matrix.
         adj_t: ``adj``'s transpose ``[M, N]`` (``adj`` itself for a symmetric graph). When given, the backward
             uses it directly and ``adj`` gets no gradient (fixed graphs only).
     """
-    if adj_t is None:
-        return adj @ x
-    return _FixedSpMM.apply(adj, adj_t, x)
+    if adj_t is not None:
+        return _FixedSpMM.apply(adj, adj_t, x)
+    if adj.layout == torch.sparse_coo and adj.requires_grad and torch.is_grad_enabled():
+        return value_grad_spmm(adj, x)
+    return adj @ x
 
 
 def transpose_operator(graph: torch.Tensor) -> torch.Tensor:

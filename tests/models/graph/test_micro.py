@@ -106,6 +106,21 @@ def test_loss_is_bpr_plus_reg_plus_contrastive_fusion():
     torch.testing.assert_close(net.contrastive_loss(hs, h), torch.tensor(cl, dtype=torch.float32))
 
 
+def test_contrastive_chunks_are_bounded_and_do_not_change_the_loss(monkeypatch):
+    from missrec.models.graph import micro
+
+    assert micro.contrastive_chunk_rows(63_001) == 266  # [266, 126,002] logits: 128 MB at Elec
+    assert micro.contrastive_chunk_rows(7_050) * 2 * 7_050 <= micro.CONTRASTIVE_CHUNK_ELEMENTS
+    data = small_data()
+    net = build(data)
+    with torch.no_grad():
+        _, _, hs, h = net.encode()
+    whole = net.contrastive_loss(hs, h)
+    monkeypatch.setattr(micro, "CONTRASTIVE_CHUNK_ELEMENTS", 2 * data.n_items * 5)  # 5 anchors per chunk
+    assert micro.contrastive_chunk_rows(data.n_items) == 5
+    torch.testing.assert_close(net.contrastive_loss(hs, h), whole)
+
+
 def test_graphs_learn_on_the_first_batch_of_an_epoch_and_rebuild_once_per_evaluation():
     data = small_data()
     net = build(data)

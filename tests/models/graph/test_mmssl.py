@@ -10,7 +10,7 @@ from missrec.data.general import BPRTrainLoader
 from missrec.data.general.synthetic import planted_dataset
 from missrec.models.graph.mmssl import GP_SCALE
 from missrec.models.graph.mmssl_graphs import ModalityGraphs, generated_k
-from missrec.models.graph.mmssl_modules import Discriminator, ModalityAttention
+from missrec.models.graph.mmssl_modules import Discriminator, ModalityAttention, discriminator_widths
 from missrec.modules.losses import gradient_penalty
 from missrec.registry import get_model
 from missrec.runner_general import build_general_config
@@ -86,6 +86,18 @@ def test_discriminator_leaky_relu_slope_and_shape():
     model = build(planted_dataset(seed=0))
     assert [m.negative_slope for m in model.discriminator.net if isinstance(m, torch.nn.LeakyReLU)] == [0.01, 0.01]
     assert build(planted_dataset(seed=0), D_leaky_slope=1.0).discriminator.net[1].negative_slope == 1.0
+
+
+def test_discriminator_width_cap_is_off_by_default():
+    assert discriminator_widths(63_001) == [63_001, 15_750, 7_875]  # released: ~1.1e9 weights at Elec
+    assert discriminator_widths(63_001, 4096) == [63_001, 4096, 2048]
+    assert discriminator_widths(48, 4096) == [48, 12, 6]  # a cap above I/4 changes nothing
+    capped = Discriminator(48, max_width=8)
+    assert [m.out_features for m in capped.net if isinstance(m, torch.nn.Linear)] == [8, 4, 1]
+    assert build(planted_dataset(seed=0)).discriminator.net[0].out_features == 12  # props: D_max_width ~
+    assert build(planted_dataset(seed=0), D_max_width=8).discriminator.net[0].out_features == 8
+    with pytest.raises(ValueError, match="max_width"):
+        Discriminator(48, max_width=1)
 
 
 def test_discriminator_loss_and_step_by_hand():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from missrec.errors import data_error
+from missrec.errors import closest, data_error
 
 # short name (the dataset name in UniSRec/MISSRec folders) -> Amazon 2018 category file name
 CATEGORIES: dict[str, str] = {
@@ -55,11 +55,15 @@ def category_of(name: str, category: str | None = None) -> str:
     if category:
         return category
     if name not in CATEGORIES:
+        by_category = [short for short, full in CATEGORIES.items() if full.lower() == name.lower()]
+        guesses = by_category or closest(name, CATEGORIES)
+        hint = f" (did you mean {' or '.join(repr(g) for g in guesses)}?)" if guesses else ""
         raise data_error(
             f"dataset name {name!r}",
             f"one of {sorted(CATEGORIES)} or an explicit category",
-            "an unknown short name",
-            "pass --category <Amazon 2018 category file name>, e.g. --category Industrial_and_Scientific",
+            f"an unknown short name{hint}",
+            "pass a known short name, or --category <Amazon 2018 category file name>, "
+            "e.g. --category Industrial_and_Scientific",
         )
     return CATEGORIES[name]
 

@@ -17,11 +17,24 @@ from pathlib import Path
 from missrec.data.prepare.amazon.build import BuildOptions, build_category
 from missrec.data.prepare.amazon.categories import CATEGORIES, EXPECTED_STATS, FHCKM, category_of, find_raw_files
 from missrec.data.prepare.amazon.sequences import DEDUP_MODES
-from missrec.data.prepare.amazon.staging import check_folder
+from missrec.data.prepare.amazon.staging import OUTPUT_ERRNOS, check_folder, output_error
 from missrec.encoders import IMAGE_ENCODERS, TEXT_ENCODERS
-from missrec.errors import MissrecError
+from missrec.errors import ConfigError, MissrecError
 
 SUFFIX = "_mm_full"
+
+
+def plain_name(value: str, option: str) -> str:
+    """``value`` if it is a plain file name (no folder part, not hidden), else a :class:`ConfigError`.
+
+    A dataset name becomes a folder name under ``--out``; a name with ``/`` or ``..`` would write outside it.
+    """
+    if not value or value in (".", "..") or "/" in value or "\\" in value or value.startswith(".") or "\0" in value:
+        raise ConfigError(
+            f"{option} {value!r}: expected a plain name (letters, digits, '_', '-'), found a path or a hidden name. "
+            "Fix: pass the name alone and the parent folder as --out"
+        )
+    return value
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:
@@ -124,7 +137,7 @@ def _print(obj: object) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    folder = Path(args.out) / f"{args.name}{args.suffix}"
+    folder = Path(args.out) / plain_name(f"{plain_name(args.name, '--name')}{args.suffix}", "--name + --suffix")
     if args.check:
         return _check([folder])
     if args.reviews and args.meta:
@@ -136,6 +149,8 @@ def run_build(args: argparse.Namespace) -> int:
         raise SystemExit("build: pass --raw-dir, or both --reviews and --meta")
     stats = build_category(reviews, meta, folder, _build_options(args))
     _print(stats)
+    for warning in stats.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.name in EXPECTED_STATS:
         users, items, inters = EXPECTED_STATS[args.name]
         print(f"published (UniSRec): users {users:,}, items {items:,}, interactions {inters:,}; "
@@ -197,9 +212,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
     # "Name" (a known short name) or "Name=Amazon_Category"
     entries = [d.strip().partition("=") for d in args.domains.split(",") if d.strip()]
-    names = [name for name, _, _ in entries]
+    names = [plain_name(name, "--domains") for name, _, _ in entries]
     out = Path(args.out)
-    corpus = out / f"{short_name(names)}{args.suffix}"
+    corpus = out / plain_name(f"{short_name(names)}{args.suffix}", "--suffix")
     if args.check:
         return _check([out / n for n in names] + [corpus])
     folders = []
@@ -217,7 +232,7 @@ def run_export(args: argparse.Namespace) -> int:
     from missrec.data.prepare.amazon.mmrec import export_mmrec
 
     folder = Path(args.folder)
-    name = args.name or folder.name.removesuffix(SUFFIX)
+    name = plain_name(args.name or folder.name.removesuffix(SUFFIX), "--name")
     target = Path(args.out) / name
     if args.check:
         return _check([target])
@@ -237,4 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return STEPS[args.step](args)
     except (MissrecError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full or read-only disk met mid-step, after the early check
+        if e.errno not in OUTPUT_ERRNOS:
+            raise
+        print(f"error: {output_error(e.filename or '.', e)}", file=sys.stderr)
         return 2

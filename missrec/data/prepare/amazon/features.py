@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from missrec.data.features import write_feature_file
 from missrec.data.prepare.amazon.folder import BenchmarkFolder
-from missrec.data.prepare.amazon.staging import refresh_manifest
+from missrec.data.prepare.amazon.staging import ensure_writable, refresh_manifest
 from missrec.encoders.base import ImageEncoder, TextEncoder
 from missrec.encoders.images import find_image, load_images
 
@@ -48,6 +48,7 @@ def encode_texts(
         The features written, float32 ``[n_items, encoder.dim]``.
     """
     bench = BenchmarkFolder(folder)
+    ensure_writable(bench.path)  # before the encoder runs
     item_ids = bench.item_ids()
     texts = bench.texts(item_ids)
     if drop_ratio > 0:
@@ -78,6 +79,7 @@ def encode_images(
         The features written (float32 ``[n_items, encoder.dim]``) and the items without a usable image (zero rows).
     """
     bench = BenchmarkFolder(folder)
+    ensure_writable(bench.path)  # before the encoder runs
     item_ids = bench.item_ids()
     image_dir = Path(image_dir)
     features = np.zeros((len(item_ids), encoder.dim), dtype=np.float32)

@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from missrec.data.prepare.amazon.folder import BenchmarkFolder
-from missrec.data.prepare.amazon.staging import refresh_manifest
+from missrec.data.prepare.amazon.staging import ensure_writable, refresh_manifest
 from missrec.encoders.images import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, find_image, image_format
 from missrec.io_utils import atomic_open, atomic_write_bytes
 
@@ -61,9 +61,12 @@ def collect_images(
         of items) plus ``downloaded`` (fetched in this run) and ``kept`` (already present and valid).
     """
     bench = BenchmarkFolder(folder)
+    image_dir = Path(image_dir)
+    ensure_writable(bench.path)  # the report; before every image is decoded
+    if download:
+        ensure_writable(image_dir)
     item_ids = bench.item_ids()
     urls = bench.image_urls(item_ids)
-    image_dir = Path(image_dir)
     image_dir.mkdir(parents=True, exist_ok=True)
 
     workers = max(1, policy.workers)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from missrec.data.prepare.amazon.folder import BenchmarkFolder
-from missrec.data.prepare.amazon.staging import refresh_manifest, staged_folder
+from missrec.data.prepare.amazon.staging import ensure_writable, refresh_manifest, staged_folder
 from missrec.io_utils import atomic_open
 
 INTER_HEADER = "userID\titemID\trating\ttimestamp\tx_label\n"
@@ -90,6 +90,7 @@ def export_mmrec(
     if missing_image not in ("zero", "mean"):
         raise ValueError(f"missing_image must be 'zero' or 'mean', got {missing_image!r}")
     bench = BenchmarkFolder(folder)
+    ensure_writable(Path(out_dir).parent)  # before the features are read
     n_items = len(bench.item_ids())
     n_users = len(bench.user_ids())
     text = bench.read_features(text_suffix, n_items)

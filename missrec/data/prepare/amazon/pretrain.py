@@ -28,7 +28,7 @@ from missrec.data.features import infer_feature_dim
 from missrec.data.prepare.amazon.build import BuildOptions, build_category
 from missrec.data.prepare.amazon.categories import category_of, find_raw_files
 from missrec.data.prepare.amazon.folder import BenchmarkFolder
-from missrec.data.prepare.amazon.staging import check_folder, refresh_manifest, staged_folder
+from missrec.data.prepare.amazon.staging import check_folder, ensure_writable, refresh_manifest, staged_folder
 from missrec.data.prepare.benchmark_writer import INTER_HEADER, SPLITS
 from missrec.errors import data_error
 from missrec.io_utils import atomic_open, atomic_write_json, atomic_write_text
@@ -61,6 +61,7 @@ def build_corpus(
     names = [Path(d).name for d in domain_dirs]
     if len(set(names)) != len(names):
         raise data_error("domains", "distinct domain names", ", ".join(names), "list each domain once")
+    ensure_writable(Path(out_dir).parent)  # before the domains' files are read
     domains = [BenchmarkFolder(d) for d in domain_dirs]
     dims = feature_dims(domains)
     feature_sets = {tuple(sorted(d)) for d in dims.values()}

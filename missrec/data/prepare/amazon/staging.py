@@ -8,6 +8,7 @@ features) write each file atomically and then refresh the manifest.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -15,8 +16,56 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from missrec.data.prepare.checksums import read_manifest, verify_manifest, write_manifest
+from missrec.errors import DataError
 
 MANIFEST_SUFFIX = ".sha256"
+# write failures that are about the output place, not the data: reported as one line naming the folder
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+PROBE_BYTES = 4096
+
+
+def output_error(folder: str | Path, error: OSError) -> DataError:
+    """The one-line error for a folder that cannot take the output (read-only, full, no permission)."""
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(folder) else ""
+    return DataError(
+        f"{folder}: expected a writable output folder, found {error.strerror or error}{where}. "
+        "Fix: free disk space, or pass an output folder on a writable disk"
+    )
+
+
+def ensure_writable(folder: str | Path) -> None:
+    """Fail now, before any input is read, if files cannot be written in ``folder`` (or, when it does not exist
+    yet, in the nearest folder above it, where it would be created): a read-only disk, a full disk (a
+    :data:`PROBE_BYTES` block is written and synced), no permission, or a file in the way."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"{folder}: expected an output folder, found a file at {probe}. Fix: pass another folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".missrec-write-check.", dir=probe)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as e:
+        if e.errno in OUTPUT_ERRNOS:
+            raise output_error(folder, e) from None
+        raise
+
+
+@contextlib.contextmanager
+def writing_to(folder: str | Path) -> Iterator[None]:
+    """Turn a write failure of the output place (:data:`OUTPUT_ERRNOS`) in the body into :func:`output_error`."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in OUTPUT_ERRNOS:
+            raise output_error(folder, e) from None
+        raise
 
 
 def manifest_name(name: str) -> str:
