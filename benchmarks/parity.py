@@ -170,24 +170,15 @@ def run_ours(model: str, seed: int, out: Path) -> dict[str, Any]:
     from missrec.runner_general import run_general
 
     run_dir = out / "runs" / f"{model}-ours-{seed}"
-    if model in SEQUENTIAL:
-        res = run_finetune(
-            model=model,
-            dataset=SEQUENTIAL[model],
-            device="cpu",
-            output_dir=run_dir,
-            overrides=our_overrides(model, seed),
-            overwrite=True,
-        )  # an interrupted run's folder
-    else:
-        res = run_general(
-            model=model,
-            dataset=GENERAL[model],
-            device="cpu",
-            output_dir=run_dir,
-            overrides=our_overrides(model, seed),
-            overwrite=True,
-        )
+    runner = run_finetune if model in SEQUENTIAL else run_general
+    res = runner(
+        model=model,
+        dataset=SEQUENTIAL.get(model) or GENERAL[model],
+        device="cpu",
+        output_dir=run_dir,
+        overrides=our_overrides(model, seed),
+        overwrite=True,  # an interrupted run's folder
+    )
     return {
         "valid": res["valid"],
         "test": res["test"],

@@ -8,7 +8,8 @@ which the lowest inertia (sum of squared point-to-centroid distances) is kept. S
   over the points (at MISSRec's pre-training scale, 894k x 300 -> 17,879, it reads ~18 TB of memory);
 * ``batched-k-means++``: D^2 sampling in ``KMEANS_PP_ROUNDS`` rounds of k / rounds distinct centres each (the
   oversampling idea of k-means||, without its re-clustering step). Each round's distance update is one matrix
-  product, so the whole seeding costs about one Lloyd iteration: it scales;
+  product, so the whole seeding does the multiply-adds of one assignment pass (in torch: on CPU as long as 4-8
+  faiss Lloyd iterations, benchmarks/RESULTS.md): it scales;
 * ``random``: k distinct points;
 * ``auto``: exact k-means++ while n * k < 5e8, batched k-means++ above.
 
