@@ -8,8 +8,8 @@ which the lowest inertia (sum of squared point-to-centroid distances) is kept. S
   over the points (at MISSRec's pre-training scale, 894k x 300 -> 17,879, it reads ~18 TB of memory);
 * ``batched-k-means++``: D^2 sampling in ``KMEANS_PP_ROUNDS`` rounds of k / rounds distinct centres each (the
   oversampling idea of k-means||, without its re-clustering step). Each round's distance update is one matrix
-  product, so the whole seeding does the multiply-adds of one assignment pass (in torch: on CPU as long as 4-8
-  faiss Lloyd iterations, benchmarks/RESULTS.md): it scales;
+  product (faiss's flat search on the faiss path), so the whole seeding does the multiply-adds of one assignment
+  pass: it scales;
 * ``random``: k distinct points;
 * ``auto``: exact k-means++ while n * k < 5e8, batched k-means++ above.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,18 +120,29 @@ def kmeans_plus_plus(points: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     return chosen
 
 
-def batched_kmeans_plus_plus(points: torch.Tensor, k: int, seed: int, rounds: int = KMEANS_PP_ROUNDS) -> torch.Tensor:
+def batched_kmeans_plus_plus(
+    points: torch.Tensor,
+    k: int,
+    seed: int,
+    rounds: int = KMEANS_PP_ROUNDS,
+    nearest_sq: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """D^2 sampling in ``rounds`` rounds: indices ``[k]`` of distinct points. Each round draws ceil((k-1) / rounds)
     new centres without replacement with probability proportional to the squared distance to the nearest centre
-    chosen in earlier rounds, then updates those distances with one chunked matrix product (:func:`assign`)."""
+    chosen in earlier rounds, then updates those distances with one chunked matrix product.
+
+    ``nearest_sq(indices [m]) -> [n]`` gives every point's squared distance to the nearest of the points
+    ``indices``; default :func:`assign` in torch (the faiss path passes faiss's exact search, several times faster
+    on CPU)."""
+    if nearest_sq is None:
+        nearest_sq = lambda idx: assign(points, points[idx.to(points.device)])[1]  # noqa: E731
     n = points.shape[0]
     generator = torch.Generator().manual_seed(seed)
     first = int(torch.randint(n, (1,), generator=generator))
     chosen = [torch.tensor([first])]
     taken = torch.zeros(n, dtype=torch.bool)
     taken[first] = True
-    _, nearest = assign(points, points[first : first + 1])
-    nearest = nearest.double().cpu()  # [n]
+    nearest = nearest_sq(torch.tensor([first])).double().cpu()  # [n]
     per_round = math.ceil((k - 1) / max(rounds, 1)) if k > 1 else 0
     remaining = k - 1
     while remaining > 0:
@@ -143,16 +154,17 @@ def batched_kmeans_plus_plus(points: torch.Tensor, k: int, seed: int, rounds: in
         taken[picked] = True
         remaining -= picked.numel()
         if remaining > 0:
-            _, dist = assign(points, points[picked.to(points.device)])
-            nearest = torch.minimum(nearest, dist.double().cpu())
+            nearest = torch.minimum(nearest, nearest_sq(picked).double().cpu())
     return torch.cat(chosen).to(points.device)
 
 
-def _initial_indices(points: torch.Tensor, k: int, seed: int, init: str) -> torch.Tensor:
+def _initial_indices(
+    points: torch.Tensor, k: int, seed: int, init: str, nearest_sq: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> torch.Tensor:
     if init == "k-means++":
         return kmeans_plus_plus(points, k, seed)
     if init == "batched-k-means++":
-        return batched_kmeans_plus_plus(points, k, seed)
+        return batched_kmeans_plus_plus(points, k, seed, nearest_sq=nearest_sq)
     return torch.randperm(points.shape[0], generator=torch.Generator().manual_seed(seed))[:k].to(points.device)
 
 
@@ -175,7 +187,8 @@ def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: 
     best = None
     for run in range(n_init):
         km.seed = seed + run
-        initial = x[_initial_indices(points, k, seed + run, init).cpu().numpy()]
+        nearest_sq = None if points.is_cuda else _faiss_nearest_sq(x)  # CUDA tensors: torch's matmul on the GPU
+        initial = x[_initial_indices(points, k, seed + run, init, nearest_sq).cpu().numpy()]
         if n_iter > 0:
             km.train(x, init_centroids=initial)
         else:  # faiss trains at least one iteration: 0 iterations = the seeds themselves
@@ -189,6 +202,20 @@ def _faiss_kmeans(points: torch.Tensor, k: int, n_iter: int, seed: int, n_init: 
     inertia, centroids, labels = best
     return KMeansResult(torch.from_numpy(centroids).to(points.device), torch.from_numpy(labels).to(points.device),
                         "faiss", inertia)
+
+
+def _faiss_nearest_sq(x: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``indices [m] -> [n]``: squared distance of every row of ``x`` to the nearest of the rows ``indices``
+    (faiss's exact flat search)."""
+    import faiss
+
+    def nearest_sq(indices: torch.Tensor) -> torch.Tensor:
+        index = faiss.IndexFlatL2(x.shape[1])
+        index.add(np.ascontiguousarray(x[indices.cpu().numpy()]))
+        dists, _ = index.search(x, 1)
+        return torch.from_numpy(dists[:, 0])
+
+    return nearest_sq
 
 
 @contextlib.contextmanager

@@ -101,3 +101,15 @@ def test_zero_iterations_return_the_seeds(init):
     result = kmeans(points, 6, n_iter=0, seed=0, backend="torch", init=init)
     matches = (result.centroids.unsqueeze(1) == points.unsqueeze(0)).all(-1).any(1)
     assert matches.all()  # every centroid is one of the points
+
+
+def test_faiss_distances_for_batched_seeding_equal_the_torch_ones():
+    """The faiss path updates batched k-means++'s D^2 weights with faiss's flat search: same distances as assign."""
+    pytest.importorskip("faiss")
+    from missrec.modules.kmeans import _faiss_nearest_sq, assign
+
+    points = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
+    centres = torch.tensor([3, 77, 250, 499])
+    faiss_sq = _faiss_nearest_sq(points.numpy())(centres)
+    torch.testing.assert_close(faiss_sq, assign(points, points[centres])[1], rtol=1e-4, atol=1e-4)
+    assert float(faiss_sq[centres].abs().max()) < 1e-4  # a centre is at distance 0 from itself
