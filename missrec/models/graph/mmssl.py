@@ -33,8 +33,9 @@ Where this follows the paper rather than the released code (graph_models.md §8.
 populated (a, ``legacy_modality_graphs`` reproduces the released emptying), the attention is a real softmax
 attention (b), the discriminator's LeakyReLU has slope ``D_leaky_slope`` = 0.01 (c; 1.0 = released). Kept as
 released: AdamW with weight decay 0.01 (d, in the props), a constant learning rate (e). The discriminator keeps the
-released widths ``I -> I/4 -> I/8``, whose memory grows as ``I^2`` (about 8 GB with Adam at 42k items);
-``D_max_width`` caps them for larger catalogues (:mod:`.mmssl_modules`).
+released widths ``I -> I/4 -> I/8``, whose memory grows as ``I^2`` (a critic step fits 8 GB up to about 36k items,
+80 GB up to about 120k: benchmarks/RESULTS.md); ``D_max_width`` caps them for larger catalogues
+(:mod:`.mmssl_modules`).
 """
 
 from __future__ import annotations

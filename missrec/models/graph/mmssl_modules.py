@@ -13,8 +13,9 @@ Both follow the paper where the released code departs from it (§8.2 b, c):
 
 The discriminator's widths ``I -> I/4 -> I/8`` come from the released code (§4.9); the paper does not fix them. Its
 first layer alone has ``I^2 / 4`` weights, so with its gradient and Adam state the critic needs about
-``4.5 I^2`` bytes: 18 GB at Elec's 63k items (benchmarks/RESULTS.md, "MMSSL's discriminator"). ``max_width`` caps
-the hidden widths at ``(max_width, max_width / 2)``: off (``None``) by default, which keeps the released network.
+``4.5 I^2`` bytes: 18 GB at Elec's 63k items, 22.6 GB for a whole critic step (benchmarks/RESULTS.md, "MMSSL's
+discriminator"). ``max_width`` caps the hidden widths at ``(max_width, max_width / 2)``: off (``None``) by default,
+which keeps the released network.
 """
 
 from __future__ import annotations
