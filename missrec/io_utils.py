@@ -48,3 +48,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_probe(folder: str | os.PathLike, n_bytes: int = 0) -> None:
+    """Create, write ``n_bytes`` into (synced) and remove a temp file in ``folder``: raises the ``OSError`` of a
+    read-only, full or forbidden place before any real output is attempted."""
+    fd, path = tempfile.mkstemp(prefix=".missrec-write-check.", dir=folder)
+    try:
+        if n_bytes:
+            os.write(fd, b"\0" * n_bytes)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(path)

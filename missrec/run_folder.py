@@ -7,12 +7,11 @@ anything a run does not write (``--output ~`` with ``--overwrite`` must not empt
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from missrec.errors import OutputError
+from missrec.io_utils import write_probe
 
 RUN_OUTPUTS = frozenset({
     "config.json", "log.txt", "results.json", "curves.png", "tensorboard", "checkpoints",
@@ -32,9 +31,7 @@ def ensure_writable(folder: str | Path, option: str = "--output") -> Path:
         raise OutputError(f"{folder}: expected a run folder, found a file. Fix: choose another {option}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        write_probe(folder)
     except OSError as e:
         raise OutputError(f"{folder}: cannot write there ({e.strerror or e}). Fix: choose a writable {option}") from e
     return folder

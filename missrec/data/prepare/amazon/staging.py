@@ -17,6 +17,7 @@ from pathlib import Path
 
 from missrec.data.prepare.checksums import read_manifest, verify_manifest, write_manifest
 from missrec.errors import DataError
+from missrec.io_utils import write_probe
 
 MANIFEST_SUFFIX = ".sha256"
 # write failures that are about the output place, not the data: reported as one line naming the folder
@@ -44,13 +45,7 @@ def ensure_writable(folder: str | Path) -> None:
     if not probe.is_dir():
         raise DataError(f"{folder}: expected an output folder, found a file at {probe}. Fix: pass another folder")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".missrec-write-check.", dir=probe)
-        try:
-            os.write(fd, b"\0" * PROBE_BYTES)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(tmp)
+        write_probe(probe, PROBE_BYTES)
     except OSError as e:
         if e.errno in OUTPUT_ERRNOS:
             raise output_error(folder, e) from None
