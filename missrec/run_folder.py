@@ -8,10 +8,14 @@ anything a run does not write (``--output ~`` with ``--overwrite`` must not empt
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from missrec.errors import OutputError
+from missrec.errors import ConfigError, OutputError
 from missrec.io_utils import write_probe
+from missrec.trainers.epoch_state import check_resume
+from missrec.trainers.state_folders import saved_states
 
 RUN_OUTPUTS = frozenset({
     "config.json", "log.txt", "results.json", "curves.png", "tensorboard", "checkpoints",
@@ -70,3 +74,18 @@ def prepare_run_folder(folder: str | Path, overwrite: bool = False, keep: bool =
         path = folder / name
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     return ensure_writable(folder)
+
+
+def prepare_training_folder(folder: str | Path, overwrite: bool, resume: bool, config: Mapping[str, Any]) -> Path:
+    """The run folder of a fine-tuning or graph run: a resumed run keeps its own folder (checked to hold an
+    unfinished run of the same configuration); a new run gets an empty one, and a folder holding an unfinished run's
+    state is never taken over without ``overwrite``."""
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in --output and --overwrite starts it again there. Fix: pass one")
+    if resume:
+        check_resume(folder, config)
+        return prepare_run_folder(folder, keep=True)
+    if saved_states(folder) and not overwrite:
+        raise OutputError(f"{folder}: holds an unfinished run's resumable state (state/). Fix: add --resume to "
+                          "continue it, --overwrite to start again there, or choose another --output")
+    return prepare_run_folder(folder, overwrite)

@@ -21,7 +21,8 @@ from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import get_model
 from missrec.reporting import default_run_dir, finish_run, mean, trainer_summary
-from missrec.run_folder import prepare_run_folder
+from missrec.run_folder import prepare_training_folder
+from missrec.trainers.epoch_state import remove_epoch_states
 from missrec.trainers.finetune import FinetuneTrainer
 from missrec.transfer import count_trainable, load_pretrained, read_pretrained
 from missrec.validation import warn_topk_above_items
@@ -79,6 +80,7 @@ def run_finetune(
     overrides: Mapping[str, Any] | None = None,
     props: Sequence[str | Path] = (),
     overwrite: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune (or train from scratch) one model on one dataset and evaluate it on the test split.
 
@@ -95,6 +97,7 @@ def run_finetune(
         overrides: ``key: value`` config overrides (validated against the props).
         props: extra props yaml files.
         overwrite: replace what ``output_dir`` holds (otherwise a non-empty folder is refused).
+        resume: continue the unfinished run in ``output_dir`` from its last saved epoch (same configuration).
 
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, trainable parameters, paths.
@@ -111,7 +114,8 @@ def run_finetune(
         flags["epochs"] = epochs
     config = build_config(entry.cls, dataset, "finetune", props, {**(overrides or {}), **flags})
     source = read_pretrained(pretrained) if pretrained else None
-    output_dir = prepare_run_folder(output_dir or default_run_dir(model, dataset, mode), overwrite)
+    output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset, mode), overwrite, resume,
+                                         config.final_config_dict)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
     ensure_dataset(config)
@@ -146,6 +150,8 @@ def run_finetune(
 
     trainer = FinetuneTrainer(config, net, output_dir, checkpoint_meta={"data": fingerprint, "train_stage": MODES[mode]})
     show = bool(config["show_progress"])
+    if resume:
+        trainer.resume()
     trainer.fit(train_loader, evaluator(valid_split.inter_feat), show_progress=show)
     if trainer.best_epoch is None:
         raise ConfigError("no epoch was trained, so there is no model to test. Fix: epochs >= 1")
@@ -175,4 +181,5 @@ def run_finetune(
     }
     title = f"{model} ({mode}) on {dataset}, best epoch {trainer.best_epoch}, {results['metric_definition']}"
     finish_run(results, config["valid_metric"], title)
+    remove_epoch_states(output_dir)
     return results

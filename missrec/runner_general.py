@@ -18,8 +18,9 @@ from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import run_logger
 from missrec.registry import MODELS, get_model
 from missrec.reporting import default_run_dir, finish_run, mean, trainer_summary
-from missrec.run_folder import prepare_run_folder
+from missrec.run_folder import prepare_training_folder
 from missrec.runner import build_model
+from missrec.trainers.epoch_state import remove_epoch_states
 from missrec.trainers.finetune import FinetuneTrainer
 from missrec.transfer import count_trainable
 from missrec.validation import warn_topk_above_items
@@ -84,6 +85,7 @@ def run_general(
     overrides: Mapping[str, Any] | None = None,
     props: Sequence[str | Path] = (),
     overwrite: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train one general model on one dataset, select on validation, report test at the best validation epoch.
 
@@ -98,6 +100,7 @@ def run_general(
         overrides: ``key: value`` config overrides (validated against the props).
         props: extra props yaml files.
         overwrite: replace what ``output_dir`` holds (otherwise a non-empty folder is refused).
+        resume: continue the unfinished run in ``output_dir`` from its last saved epoch (same configuration).
 
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, seconds per epoch, paths.
@@ -111,7 +114,8 @@ def run_general(
     if epochs is not None:
         flags["epochs"] = epochs
     config = build_general_config(entry.cls, dataset, props, {**(overrides or {}), **flags})
-    output_dir = prepare_run_folder(output_dir or default_run_dir(model, dataset), overwrite)
+    output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset), overwrite, resume,
+                                         config.final_config_dict)
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
 
@@ -139,6 +143,8 @@ def run_general(
     )
     trainer = FinetuneTrainer(config, net, output_dir, checkpoint_meta={"data": fingerprint})
     show = bool(config["show_progress"])
+    if resume:
+        trainer.resume()
     trainer.fit(train_loader, build_evaluator(config, data, "valid", net.USER_ID), show_progress=show)
     if trainer.best_epoch is None:
         raise ConfigError("no epoch was trained, so there is no model to test. Fix: epochs >= 1")
@@ -164,4 +170,5 @@ def run_general(
     }
     title = f"{model} on {dataset}, best epoch {trainer.best_epoch}, {results['metric_definition']}"
     finish_run(results, config["valid_metric"], title)
+    remove_epoch_states(output_dir)
     return results

@@ -21,7 +21,7 @@ from missrec.registry import get_model
 from missrec.run_folder import check_run_folder, ensure_writable, prepare_run_folder
 from missrec.runner import build_model, data_fingerprint
 from missrec.trainers.pretrain import STATE_DIR, AcceleratePretrainer
-from missrec.trainers.pretrain_state import latest_position, saved_states
+from missrec.trainers.state_folders import latest_position, saved_states
 
 DEFAULT_CORPUS = "ML1M_genres"
 

@@ -7,8 +7,8 @@
 
 Each run is ``finetune.py`` / ``train_graph.py`` with its props (maximum epochs, early stopping on validation) and
 ``seed=<seed>``, written to ``results/runs/<table>/<row>-seed<seed>/``; a run whose ``results.json`` exists is
-skipped, so a table can be built across sittings (a folder without ``results.json`` is an interrupted run and is
-started again). Rows are listed in the order that lands the claims' evidence first. ``results/<table>.md`` and
+skipped, so a table can be built across sittings, and an interrupted run continues from its last saved epoch
+(``--resume``: the same run as an uninterrupted one) or, without a saved state, starts again. Rows are listed in the order that lands the claims' evidence first. ``results/<table>.md`` and
 ``results/<table>.json`` hold, per row, mean ± std over the finished seeds of every test metric, the best epoch,
 the epochs run, seconds per training epoch and the machine; rows with fewer seeds than asked are marked pending
 with the command that completes them.
@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from missrec.trainers.state_folders import saved_states
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = {
@@ -113,7 +115,7 @@ def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[st
         device,
         "--output",
         str(folder),
-        "--overwrite",
+        "--resume" if saved_states(folder) else "--overwrite",
         f"seed={seed}",
         "show_progress=false",
     ]

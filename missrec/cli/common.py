@@ -24,6 +24,8 @@ def add_run_options(parser: argparse.ArgumentParser, default_dataset: str, outpu
     parser.add_argument("--output", default=None, help=output_help)
     parser.add_argument("--overwrite", action="store_true", help="replace what --output (and, for pre-training, "
                         "its checkpoints) already holds; without it a run never overwrites another run's files")
+    parser.add_argument("--resume", action="store_true", help="continue the unfinished run in --output from its "
+                        "last saved state (the same command with --resume added)")
     parser.add_argument("--props", nargs="+", action="extend", default=[], metavar="FILE",
                         help="extra props yaml files, applied after the defaults (repeatable)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (validated against props/*.yaml), e.g. learning_rate=0.0005; may come before, between or after options")
@@ -52,7 +54,7 @@ def run_reporting_errors(run: Callable[[], object]) -> int:
         return _report(_os_message(e), 2)
     except KeyboardInterrupt:
         return _report("interrupted (Ctrl-C); files written so far are complete (atomic writes). "
-                       "Fix: rerun; a pre-training run continues with --resume", INTERRUPTED)
+                       "Fix: rerun with --resume (and the same --output) to continue from the last saved state", INTERRUPTED)
     return 0
 
 

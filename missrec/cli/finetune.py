@@ -43,4 +43,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides=parse_overrides(args.overrides),
         props=args.props,
         overwrite=args.overwrite,
+        resume=args.resume,
     ))

@@ -23,7 +23,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(parser, DEFAULT_CORPUS, "run folder: resumable state, log, TensorBoard (default: runs/pretrain-<model>-<corpus>)", device=False)
     parser.add_argument("--model", default="MISSRec", help="model with a pre-training objective (default: %(default)s)")
     parser.add_argument("--checkpoint-dir", default=None, help="where checkpoints go (default: saved/)")
-    parser.add_argument("--resume", action="store_true", help="continue from the state saved in --output")
     parser.add_argument("--cpu", action="store_true", help="run on CPU even when a GPU is present")
     parser.add_argument("--local-negatives", action="store_true", help="keep in-batch negatives per process (gather_negatives=false)")
     parser.add_argument("--mask-same-target", action="store_true", help="exclude in-batch candidates with the anchor's target item")

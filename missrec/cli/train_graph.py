@@ -37,4 +37,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides=parse_overrides(args.overrides),
         props=args.props,
         overwrite=args.overwrite,
+        resume=args.resume,
     ))

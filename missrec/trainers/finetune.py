@@ -18,6 +18,10 @@ Early stopping (:mod:`missrec.trainers.early_stopping`): ``tie_counts_as_improve
 the best counts as better (RecBole/MISSRec: yes; MMRec and the graph scripts: no); training stops at the
 ``(stopping_step + 1)``-th consecutive validation without improvement, as in RecBole and MMRec. The best model
 (buffers included) is what ``evaluate(load_best_model=True)`` reloads.
+
+Resumable runs (:mod:`missrec.trainers.epoch_state`): every ``state_every_epochs`` epochs (and at the last) the
+trainer saves the model, optimisers, random states and its own counters under ``output_dir/state``; :meth:`resume`
+restores them, and :meth:`fit` continues with the next epoch exactly as the uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from missrec.checkpoint import load_checkpoint, load_into, save_checkpoint
 from missrec.errors import CheckpointError, TrainingError
 from missrec.logging_utils import get_logger
 from missrec.trainers.early_stopping import early_stopping
+from missrec.trainers.epoch_state import load_epoch_state, save_epoch_state
 
 
 class Evaluator(Protocol):
@@ -87,6 +92,8 @@ class FinetuneTrainer(Trainer):
         self.best_valid_score = -np.inf if self.valid_metric_bigger else np.inf
         self.best_valid_result: dict[str, float] | None = None
         self.history: list[dict[str, Any]] = []
+        self.stopped = False  # early stopping ended the run (a resumed run then trains no further)
+        self.state_every = int(config["state_every_epochs"] or 0)
 
     def _build_optimizer(self, **kwargs):
         """RecBole's optimiser, with Adam and AdamW fused (same update, one kernel): the single-tensor form holds two
@@ -153,7 +160,7 @@ class FinetuneTrainer(Trainer):
     ) -> tuple[float, dict[str, float] | None]:
         """Train with early stopping on ``valid_data``; returns ``(best valid score, best valid result)``."""
         pre_epoch = getattr(self.model, "pre_epoch", None)
-        for epoch_idx in range(self.start_epoch, self.epochs):
+        for epoch_idx in range(self.start_epoch, self.epochs if not self.stopped else self.start_epoch):
             self.current_epoch = epoch_idx
             record: dict[str, Any] = {"epoch": epoch_idx}
             if pre_epoch is not None:
@@ -197,12 +204,42 @@ class FinetuneTrainer(Trainer):
             self._log_epoch(record)
             if verbose:
                 self.logger.info(message)
+            self.stopped = stop
+            if self.state_every and (stop or (epoch_idx + 1) % self.state_every == 0 or epoch_idx + 1 == self.epochs):
+                self.save_state(epoch_idx + 1)
             if stop:
                 if verbose:
                     self.logger.info(f"early stop: no better valid {self.valid_metric} in {self.cur_step} validations; best epoch {self.best_epoch}")
                 break
         self.tensorboard.flush()
         return self.best_valid_score, self.best_valid_result
+
+    # ---- resumable state ---------------------------------------------------------------------------------------
+    def save_state(self, next_epoch: int) -> None:
+        """Save what the epoch ``next_epoch`` starts from (:func:`~missrec.trainers.epoch_state.save_epoch_state`)."""
+        progress = {
+            "cur_step": self.cur_step,
+            "best_valid_score": float(self.best_valid_score),
+            "best_valid_result": self.best_valid_result,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "stopped": self.stopped,
+        }
+        position = {"epoch": next_epoch, "step": 0, "global_step": next_epoch, "trainer": progress}
+        save_epoch_state(self.output_dir, self.model, self.optimizer, self.scaler, position)
+
+    def resume(self) -> int:
+        """Restore the newest saved state; returns the number of epochs already done."""
+        position = load_epoch_state(self.output_dir, self.model, self.optimizer, self.scaler, self.device)
+        progress = position["trainer"]
+        self.start_epoch = self.current_epoch = int(position["epoch"])
+        self.cur_step = int(progress["cur_step"])
+        self.best_valid_score = float(progress["best_valid_score"])
+        self.best_valid_result = progress["best_valid_result"]
+        self.best_epoch = progress["best_epoch"]
+        self.history = list(progress["history"])
+        self.stopped = bool(progress["stopped"])
+        return self.start_epoch
 
     def _log_epoch(self, record: dict[str, Any]) -> None:
         for key, value in record.items():

@@ -33,7 +33,8 @@ from tqdm import tqdm
 from missrec.checkpoint import save_checkpoint
 from missrec.errors import ConfigError, TrainingError
 from missrec.logging_utils import get_logger
-from missrec.trainers.pretrain_state import POSITION_FILE, STATE_DIR, StateKeeper
+from missrec.trainers.pretrain_state import StateKeeper
+from missrec.trainers.state_folders import POSITION_FILE, STATE_DIR
 
 __all__ = ["POSITION_FILE", "STATE_DIR", "AcceleratePretrainer", "PretrainObjective", "rows_dataset"]
 LOSS_PARTS = ("loss", "si", "ss", "reg")

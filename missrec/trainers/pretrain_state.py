@@ -1,16 +1,13 @@
 """The resumable state of a pre-training run: saved so that a kill or Ctrl-C at any moment leaves a complete state,
 loaded with a fall-back to the previous one when the newest cannot be read.
 
-Layout under the run folder: ``state/`` (the newest complete state), ``state.old/`` (the one before, kept as the
-fall-back: twice the disk of one state) and, only while a save is in progress, ``state.new/``. A state is complete
-when its ``position.json`` (written last, atomically) is there: epoch, step in the epoch, global step, the run's id
-(the checkpoints it writes carry it) and the running loss sums of the epoch in progress (so that a mid-epoch resume
-logs the same epoch loss as an uninterrupted run).
+Layout: :mod:`missrec.trainers.state_folders`. The ``position.json`` of a pre-training state holds the epoch, the
+step in the epoch, the global step, the run's id (the checkpoints it writes carry it) and the running loss sums of the
+epoch in progress (so that a mid-epoch resume logs the same epoch loss as an uninterrupted run).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,44 +18,7 @@ from accelerate import Accelerator
 from missrec.errors import CheckpointError
 from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import get_logger
-
-STATE_DIR = "state"
-POSITION_FILE = "position.json"
-POSITION_KEYS = ("epoch", "step", "global_step")
-
-
-def state_folders(output_dir: str | Path) -> list[Path]:
-    """Where a state may be, newest first: ``state.new`` (complete only after a kill between its last write and
-    the swap), ``state``, ``state.old``."""
-    base = Path(output_dir) / STATE_DIR
-    return [base.with_name(STATE_DIR + ".new"), base, base.with_name(STATE_DIR + ".old")]
-
-
-def read_position(folder: Path) -> dict[str, Any]:
-    """The position of a complete state; ``ValueError`` (with the reason) when it is missing or unreadable."""
-    path = folder / POSITION_FILE
-    try:
-        position = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path.name} unreadable: {e}") from e
-    if not isinstance(position, dict) or not all(isinstance(position.get(k), int) for k in POSITION_KEYS):
-        raise ValueError(f"{path.name} lacks {list(POSITION_KEYS)}")
-    return position
-
-
-def saved_states(output_dir: str | Path) -> list[Path]:
-    """Folders holding a (possibly unreadable) state with a ``position.json``, newest first."""
-    return [f for f in state_folders(output_dir) if (f / POSITION_FILE).is_file()]
-
-
-def latest_position(output_dir: str | Path) -> dict[str, Any] | None:
-    """The position of the newest state whose ``position.json`` reads, or ``None``."""
-    for folder in saved_states(output_dir):
-        try:
-            return read_position(folder)
-        except ValueError:
-            continue
-    return None
+from missrec.trainers.state_folders import POSITION_FILE, read_position, saved_states, state_folders, swap_in
 
 
 class StateKeeper:
@@ -91,10 +51,7 @@ class StateKeeper:
                 shutil.rmtree(self.new, ignore_errors=True)
             raise
         if main:
-            if self.state_dir.exists():
-                shutil.rmtree(self.old, ignore_errors=True)
-                self.state_dir.rename(self.old)
-            self.new.rename(self.state_dir)
+            swap_in(self.state_dir.parent)
         acc.wait_for_everyone()
 
     def load(self) -> dict[str, Any] | None:

@@ -57,3 +57,22 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
     assert f"| {rows[1].name} | pending (`python scripts/reproduce.py mllatest --seeds 1 2 3`)" in text
     assert "new items" in text
+
+
+def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path, monkeypatch):
+    row = reproduce.table_rows("ml100k")[0]
+    commands = []
+
+    def fake_subprocess_run(cmd, **kwargs):
+        commands.append(cmd)
+        return type("Done", (), {"returncode": 1})()
+
+    monkeypatch.setattr(reproduce.subprocess, "run", fake_subprocess_run)
+    folder = reproduce.run_dir(tmp_path, "ml100k", row, 1)
+    folder.mkdir(parents=True)
+    reproduce.run_one(tmp_path, "ml100k", row, 1, "cpu")
+    (folder / "state").mkdir()
+    (folder / "state" / "position.json").write_text('{"epoch": 3, "step": 0, "global_step": 3}')
+    reproduce.run_one(tmp_path, "ml100k", row, 1, "cpu")
+    assert "--overwrite" in commands[0] and "--resume" not in commands[0]
+    assert "--resume" in commands[1] and "--overwrite" not in commands[1]

@@ -70,3 +70,13 @@ class AuxiliaryOptimizer:
             optimizer.zero_grad(set_to_none=True)  # nothing of this step lingers into the main step
         self.steps += 1
         return loss.detach()
+
+    def state_dict(self) -> dict:
+        """The optimiser's state (``None`` before its first step) and the step count, for a resumable run."""
+        return {"optimizer": None if self.optimizer is None else self.optimizer.state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output (the optimiser is built first when the saved one had stepped)."""
+        self.steps = int(state["steps"])
+        if state["optimizer"] is not None:
+            self.get().load_state_dict(state["optimizer"])
