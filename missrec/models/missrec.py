@@ -25,6 +25,7 @@ from recbole.utils import InputType
 from torch import nn
 
 from missrec.modules.augment import item_drop, word_drop_mask
+from missrec.modules.fast_dropout import use_fast_dropout
 from missrec.modules.fusion import ModalityFusion
 from missrec.modules.inbatch import (
     gather_no_grad,
@@ -120,6 +121,8 @@ class MISSRec(SequentialRecommender):
         self.fusion = ModalityFusion(config["item_mm_fusion"], self.n_items)
         self.register_buffer("interest_lookup", torch.zeros(len(features), self.n_items, dtype=torch.long))
         self.register_buffer("interest_embeddings", torch.zeros(1, hidden))
+        if config["fast_cpu_dropout"]:
+            use_fast_dropout(self)  # CPU training only; same distribution, another random stream
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):

@@ -27,6 +27,7 @@ from recbole.utils import InputType
 from missrec.errors import ConfigError
 from missrec.modules.adaptors import MoEAdaptor
 from missrec.modules.augment import item_drop, word_drop_mask
+from missrec.modules.fast_dropout import use_fast_dropout
 from missrec.modules.inbatch import (
     gather_no_grad,
     gather_with_grad,
@@ -81,6 +82,8 @@ class UniSRec(SASRec):
         self.item_drop_coefficient = config["item_drop_coefficient"]
         # created after SASRec's init pass, as in the original: the adaptor keeps its own init (§8.1)
         self.moe_adaptor = MoEAdaptor(text.shape[1], self.hidden_size, config["n_exps"], config["adaptor_dropout_prob"])
+        if config["fast_cpu_dropout"]:
+            use_fast_dropout(self)  # CPU training only; same distribution, another random stream
 
     # ---- item side -------------------------------------------------------------------------------------------
     def item_representations(self) -> torch.Tensor:
