@@ -35,7 +35,7 @@ from missrec.errors import CheckpointError, ConfigError
 from missrec.io_utils import atomic_write_bytes, atomic_write_json
 from missrec.logging_utils import get_logger
 from missrec.modules.losses.auxiliary import AuxiliaryOptimizer
-from missrec.trainers.state_folders import POSITION_FILE, read_position, saved_states, state_folders, swap_in
+from missrec.trainers.state_folders import POSITION_FILE, load_newest, saved_states, state_folders, swap_in
 
 # config keys a resumed run may change: where it runs and how it reports, and how long it may train
 RESUMABLE_CHANGES = frozenset({"device", "show_progress", "epochs", "gpu_id", "use_gpu"})
@@ -119,36 +119,29 @@ def load_epoch_state(
     Raises:
         CheckpointError: no state, or none that loads.
     """
-    folders = saved_states(output_dir)
-    problems, logger = [], get_logger()
-    for i, folder in enumerate(folders):
-        try:
-            position = read_position(folder)
-            state, _ = load_checkpoint(folder / "model", device=device)
-            report = load_into(model, state)
-            if report["missing"] or report["unexpected"]:
-                raise CheckpointError(f"model keys unmatched: {report['missing'] or report['unexpected']}")
-            optimizers = torch.load(folder / "optimizer.pt", map_location=device, weights_only=True)
-            optimizer.load_state_dict(optimizers["optimizer"])
-            scaler.load_state_dict(optimizers["scaler"])
-            auxiliary = auxiliary_optimizers(model)
-            if set(auxiliary) != set(optimizers["auxiliary"]):
-                raise CheckpointError(f"auxiliary optimisers {sorted(optimizers['auxiliary'])}, the model has "
-                                      f"{sorted(auxiliary)}")
-            for name, aux in auxiliary.items():
-                aux.load_state_dict(optimizers["auxiliary"][name])
-            set_rng_state(torch.load(folder / "rng.pt", weights_only=True))
-        except Exception as e:  # noqa: BLE001 - safetensors, torch and JSON errors of a damaged state
-            reason = " ".join(str(e).split())[:200]
-            problems.append(f"{folder.name}: {type(e).__name__}: {reason}")
-            if i + 1 < len(folders):
-                logger.warning(f"{folder}: the saved state cannot be read ({reason}); falling back to {folders[i + 1]}")
-            continue
-        logger.info(f"resumed from {folder}: {position['epoch']} epoch(s) done")
-        return position
-    where = Path(output_dir) / "state"
-    raise CheckpointError(f"{where}: the saved state cannot be resumed ({'; '.join(problems) or 'no state'}). "
-                          "Fix: start the run again (--overwrite, or another --output)")
+
+    def restore(folder: Path) -> None:
+        state, _ = load_checkpoint(folder / "model", device=device)
+        report = load_into(model, state)
+        if report["missing"] or report["unexpected"]:
+            raise CheckpointError(f"model keys unmatched: {report['missing'] or report['unexpected']}")
+        optimizers = torch.load(folder / "optimizer.pt", map_location=device, weights_only=True)
+        optimizer.load_state_dict(optimizers["optimizer"])
+        scaler.load_state_dict(optimizers["scaler"])
+        auxiliary = auxiliary_optimizers(model)
+        if set(auxiliary) != set(optimizers["auxiliary"]):
+            raise CheckpointError(f"auxiliary optimisers {sorted(optimizers['auxiliary'])}, the model has {sorted(auxiliary)}")
+        for name, aux in auxiliary.items():
+            aux.load_state_dict(optimizers["auxiliary"][name])
+        set_rng_state(torch.load(folder / "rng.pt", weights_only=True))
+
+    found = load_newest(output_dir, restore)
+    if found is None:
+        raise CheckpointError(f"{Path(output_dir) / 'state'}: no saved state to resume. Fix: start the run again "
+                              "(--overwrite, or another --output)")
+    folder, position = found
+    get_logger().info(f"resumed from {folder}: {position['epoch']} epoch(s) done")
+    return position
 
 
 def remove_epoch_states(output_dir: str | Path) -> None:

@@ -15,10 +15,9 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from missrec.errors import CheckpointError
 from missrec.io_utils import atomic_write_json
 from missrec.logging_utils import get_logger
-from missrec.trainers.state_folders import POSITION_FILE, read_position, saved_states, state_folders, swap_in
+from missrec.trainers.state_folders import POSITION_FILE, load_newest, state_folders, swap_in
 
 
 class StateKeeper:
@@ -60,24 +59,10 @@ class StateKeeper:
         A state that cannot be read (a corrupt file, an unreadable position) is skipped with a warning naming it
         and the one falling back to; when none loads, one :class:`CheckpointError`.
         """
-        folders = saved_states(self.state_dir.parent)
-        if not folders:
+        found = load_newest(self.state_dir.parent, lambda folder: self.accelerator.load_state(str(folder)))
+        if found is None:
             return None
-        logger, problems = get_logger(), []
-        for i, folder in enumerate(folders):
-            try:
-                position = read_position(folder)
-                self.accelerator.load_state(str(folder))
-            except Exception as e:  # noqa: BLE001 - safetensors, torch and pickle errors of a damaged state
-                reason = " ".join(str(e).split())[:200]
-                problems.append(f"{folder.name}: {type(e).__name__}: {reason}")
-                if i + 1 < len(folders):
-                    logger.warning(f"{folder}: the saved state cannot be read ({reason}); falling back to {folders[i + 1]}")
-                continue
-            logger.info(f"resumed from {folder}: epoch {position['epoch']}, step {position['step']} "
-                        f"(global {position['global_step']})")
-            return position
-        raise CheckpointError(
-            f"{self.state_dir}: the saved state cannot be resumed ({'; '.join(problems)}) and no earlier complete "
-            "state is left. Fix: start the run again in a new folder (another --output, or --overwrite)"
-        )
+        folder, position = found
+        get_logger().info(f"resumed from {folder}: epoch {position['epoch']}, step {position['step']} "
+                          f"(global {position['global_step']})")
+        return position

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from missrec.errors import CheckpointError
+from missrec.logging_utils import get_logger
 
 STATE_DIR = "state"
 POSITION_FILE = "position.json"
@@ -61,3 +65,34 @@ def swap_in(output_dir: str | Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
         current.rename(old)
     new.rename(current)
+
+
+def load_newest(output_dir: str | Path, restore: Callable[[Path], None]) -> tuple[Path, dict[str, Any]] | None:
+    """Restore the newest state for which reading the position and ``restore(folder)`` succeed; a state that cannot
+    be read (a corrupt file, an unreadable position) is skipped with a warning naming it and the one falling back to.
+
+    Returns:
+        ``(folder, position)``, or ``None`` when there is no state at all.
+
+    Raises:
+        CheckpointError: there are states, and none of them loads.
+    """
+    folders = saved_states(output_dir)
+    if not folders:
+        return None
+    logger, problems = get_logger(), []
+    for i, folder in enumerate(folders):
+        try:
+            position = read_position(folder)
+            restore(folder)
+        except Exception as e:  # noqa: BLE001 - safetensors, torch and pickle errors of a damaged state
+            reason = " ".join(str(e).split())[:200]
+            problems.append(f"{folder.name}: {type(e).__name__}: {reason}")
+            if i + 1 < len(folders):
+                logger.warning(f"{folder}: the saved state cannot be read ({reason}); falling back to {folders[i + 1]}")
+            continue
+        return folder, position
+    raise CheckpointError(
+        f"{Path(output_dir) / STATE_DIR}: the saved state cannot be resumed ({'; '.join(problems)}) and no earlier "
+        "complete state is left. Fix: start the run again in a new folder (another --output, or --overwrite)"
+    )

@@ -76,3 +76,13 @@ def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path,
     reproduce.run_one(tmp_path, "ml100k", row, 1, "cpu")
     assert "--overwrite" in commands[0] and "--resume" not in commands[0]
     assert "--resume" in commands[1] and "--overwrite" not in commands[1]
+
+
+def test_rows_whose_checkpoint_is_missing_are_skipped_not_failed(tmp_path, monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(reproduce, "run_one", lambda out, table, row, seed, device: ran.append(row.name))
+    monkeypatch.setattr(reproduce, "CHECKPOINTS", {"MISSRec": "absent.safetensors", "UniSRec": "absent.safetensors"})
+    rows = reproduce.table_rows("ml100k")
+    assert reproduce.main(["ml100k", "--seeds", "1", "--out", str(tmp_path)]) == 0
+    assert ran == [r.name for r in rows if r.labels["init"] == "scratch"]
+    assert "absent.safetensors is missing" in capsys.readouterr().out
