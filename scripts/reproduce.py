@@ -24,11 +24,12 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from missrec.io_utils import atomic_write_json, atomic_write_text
 from missrec.trainers.state_folders import saved_states
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,6 +218,16 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_summary(out: Path, table: str, seeds: list[int]) -> str:
+    """Write ``<out>/<table>.json`` and ``<out>/<table>.md`` (atomically) from the finished runs; returns the markdown."""
+    summary = summarise(out, table, seeds)
+    metrics = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"] if table == "graph" else ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
+    text = markdown(summary, metrics)
+    atomic_write_json(out / f"{table}.json", summary)
+    atomic_write_text(out / f"{table}.md", text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", choices=[*SEQUENTIAL_DATASETS, "graph"])
@@ -231,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in table_rows(args.table) if args.rows is None or r.name in args.rows]
     missing = {r.name: c for r in rows if (c := row_checkpoint(r)) and not (ROOT / c).is_file()}
     for name, checkpoint in missing.items():
-        print(f"{name}: skipped, {checkpoint} is missing (pre-train it first: see its model card's command)", flush=True)
+        print(f"{name}: skipped until {checkpoint} exists (the README's Pre-training section has the command)",
+              flush=True)
     todo = [
         (row, seed)
         for row in rows
@@ -241,17 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summary_only and todo:
         print(f"{len(todo)} runs to do, {args.jobs} at a time", flush=True)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            list(pool.map(lambda job: run_one(out, args.table, job[0], job[1], args.device), todo))
-    summary = summarise(out, args.table, args.seeds)
-    metrics = (
-        ["recall@10", "ndcg@10", "recall@20", "ndcg@20"]
-        if args.table == "graph"
-        else ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.table}.json").write_text(json.dumps(summary, indent=1) + "\n")
-    text = markdown(summary, metrics)
-    (out / f"{args.table}.md").write_text(text)
+            jobs = [pool.submit(run_one, out, args.table, row, seed, args.device) for row, seed in todo]
+            for job in as_completed(jobs):
+                job.result()
+                write_summary(out, args.table, args.seeds)  # a table killed mid-way still has its finished rows
+    text = write_summary(out, args.table, args.seeds)
     print(text)
     return 0
 

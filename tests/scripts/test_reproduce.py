@@ -85,4 +85,4 @@ def test_rows_whose_checkpoint_is_missing_are_skipped_not_failed(tmp_path, monke
     rows = reproduce.table_rows("ml100k")
     assert reproduce.main(["ml100k", "--seeds", "1", "--out", str(tmp_path)]) == 0
     assert ran == [r.name for r in rows if r.labels["init"] == "scratch"]
-    assert "absent.safetensors is missing" in capsys.readouterr().out
+    assert "skipped until absent.safetensors exists" in capsys.readouterr().out
