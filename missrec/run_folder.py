@@ -2,11 +2,16 @@
 
 A run refuses a folder that already holds files (another run's log, results, checkpoints or TensorBoard events
 would be mixed with its own) unless asked to ``overwrite``, which clears it first; and never clears a folder holding
-anything a run does not write (``--output ~`` with ``--overwrite`` must not empty a home folder).
+anything a run does not write (``--output ~`` with ``--overwrite`` must not empty a home folder). While a run uses
+its folder it holds an exclusive lock on ``<folder>/.lock`` (``flock``; released when the process ends or starts its
+next run), so a second process — a resume started while the run still goes on, the same ``--output`` twice — is
+refused before it touches anything.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +22,12 @@ from missrec.io_utils import write_probe
 from missrec.trainers.epoch_state import check_resume
 from missrec.trainers.state_folders import saved_states
 
+LOCK_FILE = ".lock"
 RUN_OUTPUTS = frozenset({
     "config.json", "log.txt", "results.json", "curves.png", "tensorboard", "checkpoints",
-    "state", "state.old", "state.new",
+    "state", "state.old", "state.new", LOCK_FILE,
 })  # fmt: skip
+_held_lock: tuple[Path, int] | None = None  # (folder, fd) of the run this process is running
 
 
 def is_run_output(name: str) -> bool:
@@ -47,7 +54,7 @@ def check_run_folder(folder: str | Path, overwrite: bool = False, keep: bool = F
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: expected a run folder, found a file. Fix: choose another --output")
-    entries = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    entries = sorted(p.name for p in folder.iterdir() if p.name != LOCK_FILE) if folder.is_dir() else []
     if not entries or keep:
         return []
     if not overwrite:
@@ -70,10 +77,35 @@ def prepare_run_folder(folder: str | Path, overwrite: bool = False, keep: bool =
         keep: keep what the folder holds (a resumed pre-training run continues in its own folder).
     """
     folder = Path(folder)
-    for name in check_run_folder(folder, overwrite, keep):
+    entries = check_run_folder(folder, overwrite, keep)
+    ensure_writable(folder)
+    lock_run_folder(folder)
+    for name in entries:
         path = folder / name
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-    return ensure_writable(folder)
+    return folder
+
+
+def lock_run_folder(folder: str | Path) -> None:
+    """Take the exclusive lock of ``folder`` for this process (releasing the lock of its previous run); one
+    :class:`OutputError` naming the process that holds it."""
+    global _held_lock
+    folder = Path(folder).resolve()
+    if _held_lock is not None and _held_lock[0] == folder:
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise OutputError(f"{folder}: another process (pid {holder}) is running in this run folder; two processes "
+                          "would mix their files. Fix: wait for it to finish or stop it, or choose another --output")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    if _held_lock is not None:
+        os.close(_held_lock[1])  # closing the descriptor releases the previous run's lock
+    _held_lock = (folder, fd)
 
 
 def prepare_training_folder(folder: str | Path, overwrite: bool, resume: bool, config: Mapping[str, Any]) -> Path:

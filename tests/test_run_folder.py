@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from missrec.errors import OutputError
@@ -24,7 +27,7 @@ def test_a_used_folder_is_refused_then_cleared_with_overwrite(tmp_path):
         prepare_run_folder(run)
     assert (run / "log.txt").read_text() == "old run"
     prepare_run_folder(run, overwrite=True)
-    assert list(run.iterdir()) == []
+    assert [p.name for p in run.iterdir()] == [".lock"]  # the run's own lock, held while it runs
 
 
 def test_overwrite_never_clears_foreign_files(tmp_path):
@@ -49,3 +52,25 @@ def test_default_folders_of_the_same_second_differ(tmp_path, monkeypatch):
     first = default_run_dir("m", "d")
     first.mkdir(parents=True)
     assert first.name == "m-d-T" and default_run_dir("m", "d").name == "m-d-T-2"
+
+
+def test_a_folder_another_process_runs_in_is_refused_before_anything_changes(tmp_path):
+    run = tmp_path / "run"
+    prepare_run_folder(run)
+    (run / "log.txt").write_text("the other run's log")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); os.write(fd, b'4242'); print('held', flush=True); "
+         "time.sleep(60)", str(run / ".lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        prepare_run_folder(tmp_path / "elsewhere")  # this process moves on: its lock on run/ is released
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match=r"another process \(pid 4242\) is running in this run folder"):
+            prepare_run_folder(run, overwrite=True)
+        assert (run / "log.txt").read_text() == "the other run's log"
+    finally:
+        holder.kill()
+        holder.wait()
+    prepare_run_folder(run, overwrite=True)  # free again once that process has ended
+    assert not (run / "log.txt").exists()
