@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="finetune.py",
         description="Fine-tune MISSRec (or a baseline) on a benchmark dataset; prints the valid/test metrics table "
         "and writes results.json, curves.png, TensorBoard scalars and the best checkpoint to the output folder.",
-        epilog="examples:\n  python finetune.py\n  python finetune.py -mode inductive -p saved/MISSRec-ML1M_genres-20\n"
+        epilog="examples:\n  python finetune.py\n  python finetune.py -mode inductive -p saved/MISSRec-ML1M_genres-3.safetensors\n"
         "  python finetune.py -d Scientific_mm_full --device cuda legacy_topk_offset=true",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
