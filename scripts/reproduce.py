@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from missrec.io_utils import atomic_write_json, atomic_write_text
 from missrec.trainers.state_folders import saved_states
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNNING: set[subprocess.Popen] = set()  # the runs in progress, stopped with this process
 CHECKPOINTS = {  # equal pre-training budgets: 3 epochs on ML1M_genres, global batch 1,024, one process (saved/*.md)
     "MISSRec": "saved/MISSRec-ML1M_genres-3.safetensors",
     "UniSRec": "saved/UniSRec-ML1M_genres-3.safetensors",
@@ -130,10 +132,33 @@ def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[st
     log = out / "runs" / table / f"{row.name}-seed{seed}.stdout"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
-        rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+        RUNNING.add(child)
+        try:
+            rc = child.wait()
+        finally:
+            RUNNING.discard(child)
     status = "done" if rc == 0 and (folder / "results.json").is_file() else f"FAILED rc={rc} (see {log})"
     print(f"{row.name} seed {seed}: {status}, {time.perf_counter() - t0:.0f}s", flush=True)
     return row.name, seed, time.perf_counter() - t0
+
+
+def stop_runs(timeout: float = 120.0) -> None:
+    """Interrupt the runs in progress (SIGINT: a run exits keeping its last epoch's state) and wait for them; one
+    that does not end within ``timeout`` seconds is killed (its previous state still resumes)."""
+    children = list(RUNNING)
+    for child in children:
+        child.send_signal(signal.SIGINT)
+    for child in children:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def machine() -> str:
@@ -254,15 +279,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(todo)} runs to do, {args.jobs} at a time", flush=True)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             jobs = [pool.submit(run_one, out, args.table, row, seed, args.device) for row, seed in todo]
-            for job in as_completed(jobs):
-                job.result()
-                write_summary(out, args.table, args.seeds)  # a table killed mid-way still has its finished rows
+            try:
+                for job in as_completed(jobs):
+                    job.result()
+                    write_summary(out, args.table, args.seeds)  # a table killed mid-way still has its finished rows
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM on this process alone still stops its runs
+                for job in jobs:
+                    job.cancel()
+                stop_runs()
+                raise
     text = write_summary(out, args.table, args.seeds)
     print(text)
     return 0
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         raise SystemExit(main())
     except KeyboardInterrupt:

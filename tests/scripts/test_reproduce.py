@@ -63,11 +63,14 @@ def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path,
     row = reproduce.table_rows("ml100k")[0]
     commands = []
 
-    def fake_subprocess_run(cmd, **kwargs):
-        commands.append(cmd)
-        return type("Done", (), {"returncode": 1})()
+    class FakeChild:  # records the command instead of running it
+        def __init__(self, cmd, **kwargs):
+            commands.append(cmd)
 
-    monkeypatch.setattr(reproduce.subprocess, "run", fake_subprocess_run)
+        def wait(self):
+            return 1
+
+    monkeypatch.setattr(reproduce.subprocess, "Popen", FakeChild)
     folder = reproduce.run_dir(tmp_path, "ml100k", row, 1)
     folder.mkdir(parents=True)
     reproduce.run_one(tmp_path, "ml100k", row, 1, "cpu")
@@ -86,3 +89,22 @@ def test_rows_whose_checkpoint_is_missing_are_skipped_not_failed(tmp_path, monke
     assert reproduce.main(["ml100k", "--seeds", "1", "--out", str(tmp_path)]) == 0
     assert ran == [r.name for r in rows if r.labels["init"] == "scratch"]
     assert "skipped until absent.safetensors exists" in capsys.readouterr().out
+
+
+def test_stopping_the_table_stops_its_runs(tmp_path):
+    import threading
+    import time
+
+    sleeper = tmp_path / "sleeper.py"
+    started = tmp_path / "started"
+    sleeper.write_text(f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('x')\ntime.sleep(120)\n")
+    row = reproduce.Row("sleeper", str(sleeper), ())
+    thread = threading.Thread(target=reproduce.run_one, args=(tmp_path, "ml100k", row, 1, "cpu"))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert started.exists() and len(reproduce.RUNNING) == 1
+    reproduce.stop_runs(timeout=30)
+    thread.join(30)
+    assert not thread.is_alive() and not reproduce.RUNNING
