@@ -75,7 +75,27 @@ class MoEAdaptor(nn.Module):
         return torch.softmax(logits, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x [..., d]`` -> ``v [..., D]``."""
-        gates = self.gates(x).unsqueeze(-1)  # [..., G, 1]
-        experts = torch.stack([expert(x) for expert in self.experts], dim=-2)  # [..., G, D]
-        return (gates * experts).sum(dim=-2)
+        """``x [..., d]`` -> ``v [..., D]``.
+
+        Computed as ``sum_k g_k (W_k dropout_k(x) - W_k b_k)``, the same numbers as the experts' own forward up to
+        rounding, at a fraction of the cost: the experts' products are one batched matmul, the bias is folded into
+        ``W_k b_k [G, D]`` (so no ``[..., G, d]`` gradient is formed for it), and without dropout (evaluation) the G
+        experts are one matmul. Each expert still draws its own dropout mask, from its own dropout module.
+        """
+        lead, d = x.shape[:-1], x.shape[-1]
+        flat = x.reshape(-1, d)  # [N, d]
+        gates = self.gates(flat)  # [N, G]
+        weight = torch.stack([expert.lin.weight for expert in self.experts])  # [G, D, d]
+        bias = torch.stack([expert.bias for expert in self.experts])  # [G, d]
+        shift = torch.einsum("gcd,gd->gc", weight, bias)  # [G, D]: W_k b_k
+        n_exps, out_size = weight.shape[0], weight.shape[1]
+        if self.training and any(expert.dropout.p > 0 for expert in self.experts):
+            if len({(type(e.dropout), e.dropout.p) for e in self.experts}) == 1:
+                dropped = self.experts[0].dropout(flat.expand(n_exps, *flat.shape))  # [G, N, d]: G masks
+            else:
+                dropped = torch.stack([expert.dropout(flat) for expert in self.experts])
+            outputs = torch.bmm(dropped, weight.transpose(1, 2))  # [G, N, D]
+        else:
+            outputs = (flat @ weight.reshape(-1, d).T).view(-1, n_exps, out_size).transpose(0, 1)  # [G, N, D]
+        mixed = (outputs * gates.T.unsqueeze(-1)).sum(dim=0) - gates @ shift  # [N, D]
+        return mixed.view(*lead, out_size)

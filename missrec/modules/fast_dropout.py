@@ -1,10 +1,12 @@
-"""Dropout for CPU training with the keep-mask drawn by ``torch.rand`` instead of ``bernoulli_``.
+"""Dropout for CPU training with the keep-mask drawn from fast uniforms instead of torch's ``bernoulli_``.
 
 On CPU, torch's dropout draws its mask with ``bernoulli_``, several times slower than drawing uniforms
 (``benchmarks/dropout_cpu.py``): with MISSRec's dropout of 0.5 on every transformer sub-layer and on the attention
-weights it took about a third of a training step. The distribution is the same — every element is kept
-independently with probability ``1 - p`` and scaled by ``1 / (1 - p)`` — only the random stream differs. On other
-devices, and in evaluation, these modules are torch's own.
+weights it took about a third of a training step. Here the float32 uniforms come from numpy's SFC64 generator
+(about 2.5x faster than ``torch.rand`` on one core), seeded by one draw from torch's default generator, so
+``torch.manual_seed`` and a saved torch RNG state reproduce every mask. The distribution is torch's — every element
+is kept independently with probability ``1 - p`` and scaled by ``1 / (1 - p)`` — only the random stream differs. On
+other devices, for other dtypes, and in evaluation, these modules are torch's own.
 
 :func:`use_fast_dropout` swaps, in place, the ``nn.Dropout`` modules of a network for :class:`FastDropout` and its
 ``nn.MultiheadAttention`` modules for :class:`FastDropoutAttention` (same parameters, same state-dict keys).
@@ -12,20 +14,28 @@ devices, and in evaluation, these modules are torch's own.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
+def uniform(shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+    """float32 uniforms on ``[0, 1)`` of ``shape`` (CPU) from numpy's SFC64 generator, seeded by one draw from
+    torch's default generator: reproducible under ``torch.manual_seed`` and restored with torch's RNG state."""
+    seed = int(torch.randint(0, 2**62, (1,)).item())
+    return torch.from_numpy(np.random.Generator(np.random.SFC64(seed)).random(tuple(shape), dtype=np.float32))
+
+
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
-    """``F.dropout(x, p, training)`` with the CPU mask drawn from uniforms: each element kept with probability
-    ``1 - p`` (``rand >= p``) and scaled by ``1 / (1 - p)``."""
+    """``F.dropout(x, p, training)`` with the CPU float32 mask drawn by :func:`uniform`: each element kept with
+    probability ``1 - p`` (``u >= p``) and scaled by ``1 / (1 - p)``."""
     if not training or p == 0.0:
         return x
-    if x.device.type != "cpu" or p >= 1.0 or not x.is_floating_point():
+    if x.device.type != "cpu" or p >= 1.0 or x.dtype != torch.float32:
         return F.dropout(x, p, True)
-    keep = torch.rand_like(x) >= p
-    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+    scale = uniform(x.shape).ge_(p).mul_(1.0 / (1.0 - p))  # 0 or 1 / (1 - p), in place: no mask copies
+    return x * scale if x.requires_grad else scale.mul_(x)
 
 
 class FastDropout(nn.Dropout):

@@ -135,6 +135,55 @@ def test_gate_noise_by_hand_and_only_in_training():
     assert torch.equal(moe(x), moe(x)) and torch.allclose(moe.gates(x), torch.softmax(x @ moe.w_gate, -1))
 
 
+def random_moe(dropout: float = 0.0) -> MoEAdaptor:
+    torch.manual_seed(3)
+    moe = MoEAdaptor(6, 4, n_exps=3, dropout=dropout)
+    with torch.no_grad():
+        for param in moe.parameters():
+            param.normal_()
+    return moe
+
+
+def experts_own_forward(moe: MoEAdaptor, x: torch.Tensor) -> torch.Tensor:
+    """The paper's formula through each expert's forward: ``sum_k g_k W_k (dropout_k(x) - b_k)``."""
+    gates = moe.gates(x).unsqueeze(-1)
+    return (gates * torch.stack([expert(x) for expert in moe.experts], dim=-2)).sum(dim=-2)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_fused_mixture_equals_the_experts_own_forward_and_gradients(training):
+    ours, reference = random_moe(), random_moe()  # no dropout: the only randomness is the gate noise
+    ours.train(training), reference.train(training)
+    x = torch.randn(2, 5, 6)
+    torch.manual_seed(11)
+    got = ours(x)
+    torch.manual_seed(11)
+    want = experts_own_forward(reference, x)
+    assert got.shape == (2, 5, 4) and torch.allclose(got, want, atol=1e-5)
+    weights = torch.randn(2, 5, 4)
+    (got * weights).sum().backward()
+    (want * weights).sum().backward()
+    for (name, a), b in zip(ours.named_parameters(), reference.parameters()):
+        if b.grad is None:  # w_noise outside training
+            assert a.grad is None and name == "w_noise" and not training
+        else:
+            assert torch.allclose(a.grad, b.grad, atol=1e-4), name
+
+
+def test_every_expert_draws_its_own_dropout_mask():
+    moe = MoEAdaptor(8, 8, n_exps=4, dropout=0.5).train()
+    with torch.no_grad():
+        moe.w_noise.fill_(-100.0)  # gate noise std 0.01: the gates stay ~1/4 each
+        for expert in moe.experts:
+            expert.lin.weight.copy_(torch.eye(8))
+    out = moe(torch.ones(2000, 8))  # sum_k g_k * 2 * keep_k: 0, 0.5, ..., 2 kept experts; one shared mask: {0, 2}
+    levels = torch.bincount((out * 2).round().long().flatten(), minlength=5)
+    assert levels.numel() == 5 and (levels > 0).all()
+    expected = torch.tensor([1, 4, 6, 4, 1]) / 16 * out.numel()  # kept experts ~ Binomial(4, 1/2)
+    assert torch.allclose(levels.float(), expected, rtol=0.1)
+    assert out.mean().item() == pytest.approx(1.0, abs=0.02)
+
+
 # ---- sequence encoder and scores (§8.2, §8.4) ---------------------------------------------------------------------
 def test_causal_attention_no_future_leak(tiny_data):
     model = small(tiny_data).eval()

@@ -27,6 +27,26 @@ def test_dropout_gradient_is_the_mask_times_the_scale():
     assert torch.equal(x.grad, (out.detach() != 0).float() * 2.0)
 
 
+def test_masks_follow_torch_seed_and_rng_state():
+    x = torch.ones(10_000)
+    torch.manual_seed(5)
+    first, second = dropout(x, 0.5), dropout(x, 0.5)
+    assert not torch.equal(first, second)  # a fresh mask every call
+    torch.manual_seed(5)
+    assert torch.equal(dropout(x, 0.5), first)
+    state = torch.get_rng_state()
+    again = dropout(x.clone().requires_grad_(), 0.5)  # the autograd branch draws the same mask
+    torch.set_rng_state(state)
+    assert torch.equal(again.detach(), dropout(x, 0.5)) and torch.equal(again.detach(), second)
+
+
+def test_other_dtypes_use_torch_dropout(monkeypatch):
+    calls = []
+    monkeypatch.setattr(fast_dropout.F, "dropout", lambda x, p, training: calls.append(x.dtype) or x)
+    dropout(torch.ones(4, dtype=torch.float64), 0.5)
+    assert calls == [torch.float64]
+
+
 def reference_pair(dim: int = 16, heads: int = 4, p: float = 0.3):
     torch.manual_seed(0)
     ours = FastDropoutAttention(dim, heads, dropout=p, batch_first=True)
