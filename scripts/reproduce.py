@@ -290,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise
     text = write_summary(out, args.table, args.seeds)
     print(text)
+    print("README: python scripts/sync_readme.py", flush=True)
     return 0
 
 
