@@ -160,7 +160,8 @@ class FinetuneTrainer(Trainer):
     ) -> tuple[float, dict[str, float] | None]:
         """Train with early stopping on ``valid_data``; returns ``(best valid score, best valid result)``."""
         pre_epoch = getattr(self.model, "pre_epoch", None)
-        for epoch_idx in range(self.start_epoch, self.epochs if not self.stopped else self.start_epoch):
+        end_epoch = self.start_epoch if self.stopped else self.epochs  # a resumed run that early stopping ended: no epoch
+        for epoch_idx in range(self.start_epoch, end_epoch):
             self.current_epoch = epoch_idx
             record: dict[str, Any] = {"epoch": epoch_idx}
             if pre_epoch is not None:

@@ -43,6 +43,25 @@ def test_tables_list_every_row_once_claim_bearing_first():
     assert len(graph) == 2 * len(reproduce.GRAPH_MODELS) and all(r.entry == "train_graph.py" for r in graph)
 
 
+def test_all_runs_the_claim_bearing_rows_of_both_datasets_first_then_the_rest_then_graph(tmp_path, monkeypatch):
+    order = reproduce.schedule("all")
+    n = reproduce.CLAIM_BEARING_ROWS
+    assert [t for t, _ in order[: 2 * n]] == ["ml100k"] * n + ["mllatest"] * n
+    assert {r.name for _, r in order[:n]} == {
+        "MISSRec-transductive-scratch", "UniSRec-transductive-scratch", "SASRec-transductive-scratch",
+        "MISSRec-transductive-pre-trained", "MISSRec-inductive-scratch", "MISSRec-inductive-pre-trained",
+    }
+    assert [t for t, _ in order[2 * n : 18]] == ["ml100k"] * 3 + ["mllatest"] * 3
+    assert all(t == "graph" for t, _ in order[18:]) and len(order) == 18 + 2 * len(reproduce.GRAPH_MODELS)
+    ran = []
+    monkeypatch.setattr(reproduce, "run_one", lambda out, table, row, seed, device: ran.append((table, row.name, seed)))
+    assert reproduce.main(["all", "--seeds", "1", "2", "--out", str(tmp_path)]) == 0
+    assert ran[:4] == [("ml100k", order[0][1].name, 1), ("ml100k", order[0][1].name, 2),
+                       ("ml100k", order[1][1].name, 1), ("ml100k", order[1][1].name, 2)]
+    assert len(ran) == 2 * len(order)
+    assert all((tmp_path / f"{t}.md").is_file() for t in ("ml100k", "mllatest", "graph"))
+
+
 def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_path):
     rows = reproduce.table_rows("mllatest")
     for seed, hit in ((1, 0.10), (2, 0.20)):
