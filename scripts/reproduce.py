@@ -145,7 +145,9 @@ def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[st
     t0 = time.perf_counter()
     log = out / "runs" / table / f"{row.name}-seed{seed}.stdout"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as f:
+    with open(log, "a") as f:  # appended: an earlier attempt's traceback stays readable
+        f.write(f"==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n")
+        f.flush()
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
         RUNNING.add(child)
         try:

@@ -98,6 +98,8 @@ def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path,
     reproduce.run_one(tmp_path, "ml100k", row, 1, "cpu")
     assert "--overwrite" in commands[0] and "--resume" not in commands[0]
     assert "--resume" in commands[1] and "--overwrite" not in commands[1]
+    log = (tmp_path / "runs" / "ml100k" / f"{row.name}-seed1.stdout").read_text()
+    assert log.count("==== ") == 2 and "--overwrite" in log and "--resume" in log  # both attempts kept
 
 
 def test_rows_whose_checkpoint_is_missing_are_skipped_not_failed(tmp_path, monkeypatch, capsys):
