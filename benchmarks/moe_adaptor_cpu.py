@@ -6,8 +6,8 @@ matmul, the bias folded into ``W_k b_k``), each with torch's dropout and with th
     OMP_NUM_THREADS=1 python benchmarks/moe_adaptor_cpu.py --rows 8192 --steps 3
 
 Sizes default to UniSRec fine-tuning on ML100K_mm_full: a batch of 2,048 histories of 18 items on average (37,000
-adapted positions), MiniLM text (d = 384), hidden 64 (props/datasets/ML100K_mm_full.yaml), 8 experts, adaptor dropout 0.2. Timed: forward, backward of
-a random projection of the output, first call not timed.
+adapted positions), MiniLM text (d = 384), hidden 64 (props/datasets/ML100K_mm_full.yaml), 8 experts, adaptor
+dropout 0.2. Timed: forward, backward of a random projection of the output, first call not timed.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def main() -> None:
     for (form, dropout_kind), seconds in times.items():
         rows.append([form, "torch bernoulli_" if dropout_kind == "torch" else "fast CPU dropout",
                      f"{seconds * 1e3:,.0f} ms", f"{base / seconds:.2f}x"])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.rows:,} rows, d 384 -> {args.hidden}, "
-          "8 experts")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.rows:,} rows, "
+          f"d 384 -> {args.hidden}, 8 experts")
     print(tabulate(rows, headers=["MoE forward", "dropout", "forward + backward", "vs released form, torch dropout"],
                    tablefmt="github"))
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from missrec.io_utils import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 SEQUENTIAL_TABLES = ("ml100k", "mllatest")
 MULTIMODAL_GRAPH_MODELS = ("VBPR", "GRCN", "LATTICE", "MICRO", "FREEDOM", "BM3", "MMSSL", "SEA", "SGFD-BM3", "SGFD-GRCN")
@@ -160,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         parser.error(f"no tables in {folder}: run `python scripts/reproduce.py ml100k` (or mllatest, graph) first")
     text = markdown(comparisons)
-    tmp = folder / "claims.md.tmp"
-    tmp.write_text(text)
-    tmp.replace(folder / "claims.md")
+    atomic_write_text(folder / "claims.md", text)
     print(text)
     return 0
 

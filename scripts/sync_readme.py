@@ -4,8 +4,9 @@
     python scripts/sync_readme.py --check    # exit 1, naming the blocks, when README.md differs from the files
 
 A block is the lines between ``<!-- include results/ml100k.md -->`` and ``<!-- end include -->``; its content is the
-file, with its first ``# title`` line as a plain line (the README's own heading names the section). ``scripts/reproduce.py``
-and ``scripts/claims.py`` rewrite ``results/*.md``; run this after them. The test suite runs ``--check``.
+file, with its first ``# title`` line as a plain line (the README's own heading names the section).
+``scripts/reproduce.py`` and ``scripts/claims.py`` rewrite ``results/*.md``; run this after them. The test suite
+runs ``--check``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import argparse
 import re
 import sys
 from pathlib import Path
+
+from missrec.io_utils import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- include (?P<path>[^ ]+) -->\n)(?P<body>.*?)(<!-- end include -->)", re.S)
@@ -66,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if changed:
-        tmp = readme_path.with_name(readme_path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(readme_path)
+        atomic_write_text(readme_path, text)
     print(f"README.md: {len(changed)} block(s) rewritten" + (f" ({', '.join(changed)})" if changed else ""))
     return 0
 
