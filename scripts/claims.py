@@ -136,14 +136,14 @@ def markdown(comparisons: list[Comparison]) -> str:
             f"{_signed(c.welch_t)} | {c.seeds[0]}/{c.seeds[1]} | {c.metrics_above[0]}/{c.metrics_above[1]} | "
             f"{c.verdict} |"
         )
-    lines += ["", "Tally per claim (holds / not separated / reversed):", ""]
+    lines += ["", "Tally per claim (holds / not separated / reversed / not judged: one seed):", ""]
     tally: dict[tuple[str, str], list[int]] = {}
     for c in comparisons:
-        counts = tally.setdefault((c.table, c.claim), [0, 0, 0])
-        index = {"holds": 0, "reversed": 2}.get(c.verdict, 1)
+        counts = tally.setdefault((c.table, c.claim), [0, 0, 0, 0])
+        index = {"holds": 0, "not separated": 1, "reversed": 2}.get(c.verdict, 3)
         counts[index] += 1
-    for (table, claim), (held, unclear, reversed_) in tally.items():
-        lines.append(f"- {table}, {claim}: {held} / {unclear} / {reversed_}")
+    for (table, claim), (held, unclear, reversed_, unjudged) in tally.items():
+        lines.append(f"- {table}, {claim}: {held} / {unclear} / {reversed_} / {unjudged}")
     return "\n".join(lines) + "\n"
 
 

@@ -61,7 +61,18 @@ def test_sequential_claims_cover_ordering_pretraining_and_new_items(tmp_path):
     ) in found
     assert any(c[0] == "pre-training helps on new items (transductive)" for c in found)
     assert len(found) == 6  # rows absent from the table are not compared
-    assert "- mllatest, UniSRec ≥ SASRec: 0 / 0 / 1" in text
+    assert "- mllatest, UniSRec ≥ SASRec: 0 / 0 / 1 / 0" in text
+
+
+def test_tally_counts_one_seed_comparisons_apart_from_not_separated():
+    rows = {
+        "MISSRec-transductive-scratch": row(0.06, 0.002),
+        "UniSRec-transductive-scratch": row(0.06, 0.002),
+        "SASRec-transductive-scratch": row(0.05, 0.0, seeds=1),
+    }
+    text = claims.markdown(claims.table_claims({"table": "t", "rows": rows}))
+    assert "- t, MISSRec ≥ UniSRec: 0 / 1 / 0 / 0" in text
+    assert "- t, MISSRec ≥ SASRec: 0 / 0 / 0 / 1" in text
 
 
 def test_graph_claims_compare_each_multimodal_model_with_both_baselines():
