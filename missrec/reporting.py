@@ -9,6 +9,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from missrec.hardware import describe_hardware
 from missrec.io_utils import atomic_open, atomic_write_json
 from missrec.logging_utils import get_logger
 
@@ -36,6 +37,7 @@ def trainer_summary(trainer) -> dict[str, Any]:
         "epochs_run": len(trainer.history),
         "history": trainer.history,
         "checkpoint": str(trainer.checkpoint_stem.with_suffix(".safetensors")),
+        "hardware": describe_hardware(trainer.device),
     }
 
 

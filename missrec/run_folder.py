@@ -100,7 +100,7 @@ def lock_run_folder(folder: str | Path) -> None:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
         raise OutputError(f"{folder}: another process (pid {holder}) is running in this run folder; two processes "
-                          "would mix their files. Fix: wait for it to finish or stop it, or choose another --output")
+                          "would mix their files. Fix: wait for it to finish or stop it, or choose another --output") from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     if _held_lock is not None:

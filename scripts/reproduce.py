@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from missrec.hardware import describe_hardware
 from missrec.io_utils import atomic_write_json, atomic_write_text
 from missrec.trainers.state_folders import saved_states
 
@@ -178,10 +178,14 @@ def _interrupt(*_) -> None:
 
 
 def machine() -> str:
-    import torch
+    """This machine as the runs launched here see it (one thread each unless ``OMP_NUM_THREADS`` says more)."""
+    return describe_hardware("cpu", int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    threads = os.environ.get("OMP_NUM_THREADS", "1")
-    return f"{platform.machine()} CPU ({os.cpu_count()} cores), {threads} thread per run, torch {torch.__version__}"
+
+def run_machines(runs: list[dict[str, Any]]) -> list[str]:
+    """The distinct hardware the runs name (``results.json``'s ``hardware``); runs written before it was recorded
+    count as this machine's."""
+    return sorted({r.get("hardware") or machine() for r in runs})
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -190,7 +194,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
     """Per row: mean/std of every test metric over the finished seeds, best epoch, epochs run, s/epoch."""
-    rows = {}
+    rows, machines = {}, set()
     for row in table_rows(table):
         runs = [
             json.loads(p.read_text()) for s in seeds if (p := run_dir(out, table, row, s) / "results.json").is_file()
@@ -202,6 +206,8 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
             "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
         }
         if runs:
+            entry["hardware"] = run_machines(runs)
+            machines.update(entry["hardware"])
             metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
             entry["test"] = {m: _mean_std([r["test"][m] for r in runs]) for m in metrics}
             for key in ("test_new_items",):
@@ -213,7 +219,16 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
                 [statistics.mean(h["train_seconds"] for h in r["history"]) for r in runs]
             )
         rows[row.name] = entry
-    return {"table": table, "machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    described = "; ".join(sorted(machines)) if machines else machine()
+    return {"table": table, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
+
+
+def _cell(stats: dict[str, Any], metric: str, seeds: int) -> str:
+    """``mean ± std``; the mean alone for one seed (no spread measured); ``–`` for a metric the row lacks."""
+    if metric not in stats:
+        return "–"
+    mean, std = stats[metric]
+    return f"{mean:.4f}" if seeds < 2 else f"{mean:.4f} ± {std:.4f}"
 
 
 def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
@@ -231,7 +246,7 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         done = f"{row['seeds_done']}/{row['seeds_asked']}" + (
             "" if row["seeds_done"] >= row["seeds_asked"] else " pending"
         )
-        cells = [f"{row['test'][m][0]:.4f} ± {row['test'][m][1]:.4f}" if m in row["test"] else "–" for m in metrics]
+        cells = [_cell(row["test"], m, row["seeds_done"]) for m in metrics]
         lines.append(
             f"| {name} | {done} | " + " | ".join(cells) + f" | {row['best_epoch'][0]:.1f} | "
             f"{row['epochs_run'][0]:.1f} | {row['seconds_per_epoch'][0]:.1f} |"
@@ -248,12 +263,7 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         for name, row in news.items():
             lines.append(
                 f"| {name} | "
-                + " | ".join(
-                    f"{row['test_new_items'][m][0]:.4f} ± {row['test_new_items'][m][1]:.4f}"
-                    if m in row["test_new_items"]
-                    else "–"
-                    for m in metrics
-                )
+                + " | ".join(_cell(row["test_new_items"], m, row["seeds_done"]) for m in metrics)
                 + " |"
             )
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from missrec.checkpoint import load_checkpoint
 from missrec.cli.finetune import main
@@ -22,6 +23,7 @@ def test_missrec_learns_the_planted_sequences(tiny_data, in_tmp_cwd, mode):
     assert results["history"][0]["interest_clusters"] == 48  # ceil(0.5 * 2 modalities * 48 items)
     saved = json.loads((out / "results.json").read_text())
     assert saved["test"] == results["test"] and saved["best_epoch"] == results["best_epoch"]
+    assert saved["hardware"].endswith(f"torch {torch.__version__}")
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert list((out / "tensorboard").iterdir())
     state, meta = load_checkpoint(out / "checkpoints" / "best")

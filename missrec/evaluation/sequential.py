@@ -95,7 +95,7 @@ class NextItemEvaluator:
         if rows == 0:
             raise ValueError("evaluation split is empty")
         result = {}
-        for k, cutoff in zip(self.topk, cutoffs):
+        for k, cutoff in zip(self.topk, cutoffs, strict=True):
             for name in self.metrics:
                 result[f"{name}@{k}"] = sums[f"{name}@{cutoff}"] / rows
         return result

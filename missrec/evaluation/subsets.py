@@ -45,7 +45,7 @@ def subset_rows(path: Path, rows: Interaction, user_tokens: list[str], item_toke
             raise data_error(path, "user<TAB>item<TAB>0|1", f"line {number}: {line!r}", "rebuild the dataset folder")
         flagged[parts[0]] = (parts[1], parts[2] == "1")
     keep = []
-    for index, (user, item) in enumerate(zip(rows[user_field].tolist(), rows[item_field].tolist())):
+    for index, (user, item) in enumerate(zip(rows[user_field].tolist(), rows[item_field].tolist(), strict=True)):
         token = user_tokens[user]
         if token not in flagged or flagged[token][0] != item_tokens[item]:
             raise data_error(path, f"user {token} with test item {item_tokens[item]}",

@@ -134,7 +134,7 @@ def _add_items(rec, source: str) -> list[dict]:
         ids, texts = read_items_tsv(path)
         report = rec.add_items(ids, texts=texts)
     interests = report.get("interests") or [None] * len(ids)
-    return [{"item_id": i, "text": t, "interests": c} for i, t, c in zip(ids, texts, interests)]
+    return [{"item_id": i, "text": t, "interests": c} for i, t, c in zip(ids, texts, interests, strict=True)]
 
 
 def _all_users(rec, args: argparse.Namespace, header: str) -> None:

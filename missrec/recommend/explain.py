@@ -105,7 +105,7 @@ def explain_history(
         central, size = central_members(head, cluster, members)
         modality_idx, positions = torch.nonzero(history_labels == cluster, as_tuple=True)
         in_history = []
-        for m, p in zip(modality_idx.tolist(), positions.tolist()):
+        for m, p in zip(modality_idx.tolist(), positions.tolist(), strict=True):
             entry = {**_item(catalogue, int(item_seq[0, p])), "modality": head.modalities[m]}
             if entry not in in_history:
                 in_history.append(entry)

@@ -142,7 +142,7 @@ class Recommender:
             else:
                 queries, excluded = self._user_queries(part, exclude_history)
             scores, items = self._topk(queries, excluded, k)
-            for key, row_scores, row_items in zip(part, scores.tolist(), items.tolist()):
+            for key, row_scores, row_items in zip(part, scores.tolist(), items.tolist(), strict=True):
                 yield key, self._rows(row_scores, row_items)
 
     def user_history(self, user: object) -> list[str]:
@@ -259,7 +259,7 @@ class Recommender:
         return internal
 
     def _history_queries(self, histories, fields, exclude: bool, skip_unknown: bool) -> tuple[torch.Tensor, list | None]:
-        return self._queries([self._internal_history(h, skip_unknown, f) for h, f in zip(histories, fields)], exclude)
+        return self._queries([self._internal_history(h, skip_unknown, f) for h, f in zip(histories, fields, strict=True)], exclude)
 
     def _queries(self, internal: Sequence[Sequence[int]], exclude: bool) -> tuple[torch.Tensor, list | None]:
         item_seq, lengths = heads.pad_histories(internal, self.max_len, self.device)
@@ -286,5 +286,5 @@ class Recommender:
     def _rows(self, scores: Sequence[float], items: Sequence[int]) -> list[Recommendation]:
         """Ranked rows of one query (``-inf`` scores: nothing left to rank)."""
         raw, texts = self.catalogue.raw_ids, self.catalogue.texts
-        return [Recommendation(raw[i], s, texts[i]) for s, i in zip(scores, items) if s != float("-inf")]
+        return [Recommendation(raw[i], s, texts[i]) for s, i in zip(scores, items, strict=True) if s != float("-inf")]
 

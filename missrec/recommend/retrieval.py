@@ -43,7 +43,7 @@ class CandidateIndex:
 
     def add(self, head: Any, start: int) -> None:
         """Index the head's items from internal id ``start`` on (just added)."""
-        for index, block in zip(self.indexes, head.index_blocks()):
+        for index, block in zip(self.indexes, head.index_blocks(), strict=True):
             index.add(block[start:].detach().cpu().numpy())
 
     @torch.no_grad()

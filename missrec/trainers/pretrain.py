@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import platform
 import time
 import uuid
 import warnings
@@ -32,6 +31,7 @@ from tqdm import tqdm
 
 from missrec.checkpoint import save_checkpoint
 from missrec.errors import ConfigError, TrainingError
+from missrec.hardware import describe_hardware
 from missrec.logging_utils import get_logger
 from missrec.trainers.pretrain_state import StateKeeper
 from missrec.trainers.state_folders import POSITION_FILE, STATE_DIR
@@ -241,14 +241,9 @@ class AcceleratePretrainer:
             "final_loss": record.get("train_loss"),
             "config": {k: self.config[k] for k in config_keys if self.config[k] is not None},
             "processes": self.accelerator.num_processes,
-            "hardware": _hardware(self.accelerator.device),
+            "hardware": describe_hardware(self.accelerator.device),
         }
         path = save_checkpoint(stem, state, meta)
         self.logger.info(f"saved {path}")
         return path
 
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads per process"

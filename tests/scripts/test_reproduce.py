@@ -14,7 +14,7 @@ sys.modules["reproduce"] = reproduce  # dataclasses look their module up
 spec.loader.exec_module(reproduce)
 
 
-def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int) -> None:
+def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int, hardware: str | None = None) -> None:
     folder = reproduce.run_dir(out, table, row, seed)
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(
@@ -25,6 +25,7 @@ def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int) -> No
                 "epochs_run": best + 11,
                 "history": [{"train_seconds": 10.0}, {"train_seconds": 20.0}],
                 **({"test_new_items": {"hit@10": hit / 4}} if table == "mllatest" else {}),
+                **({"hardware": hardware} if hardware else {}),
             }
         )
     )
@@ -76,6 +77,18 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
     assert f"| {rows[1].name} | pending (`python scripts/reproduce.py mllatest --seeds 1 2 3`)" in text
     assert "new items" in text
+
+
+def test_one_seed_shows_its_value_without_a_spread_and_the_header_names_the_runs_hardware(tmp_path):
+    rows = reproduce.table_rows("ml100k")
+    fake_run(tmp_path, "ml100k", rows[0], 1, 0.10, best=5, hardware="NVIDIA H200, torch 2.9.0")
+    fake_run(tmp_path, "ml100k", rows[1], 1, 0.20, best=5)  # written before runs recorded their hardware
+    summary = reproduce.summarise(tmp_path, "ml100k", [1, 2])
+    text = reproduce.markdown(summary, ["hit@10"])
+    assert f"| {rows[0].name} | 1/2 pending | 0.1000 |" in text and "±" not in text.split("\n", 1)[1]
+    assert summary["rows"][rows[0].name]["hardware"] == ["NVIDIA H200, torch 2.9.0"]
+    assert summary["rows"][rows[1].name]["hardware"] == [reproduce.machine()]
+    assert "NVIDIA H200, torch 2.9.0" in text.splitlines()[0] and reproduce.machine() in text.splitlines()[0]
 
 
 def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path, monkeypatch):

@@ -122,5 +122,6 @@ class BPRTrainLoader:
         columns = [users, pos] + ([neg] if neg is not None else [])
         tensors = [torch.from_numpy(np.ascontiguousarray(c)).to(self.device) for c in columns]
         for start in range(0, len(users), self.batch_size):
-            batch = {name: t[start : start + self.batch_size] for name, t in zip(self.fields, tensors)}
+            named = zip(self.fields[: len(tensors)], tensors, strict=True)
+            batch = {name: t[start : start + self.batch_size] for name, t in named}
             yield Interaction(batch)

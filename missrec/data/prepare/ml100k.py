@@ -64,7 +64,7 @@ def load_items(src: Path) -> pd.DataFrame:
 def item_texts(items: pd.DataFrame) -> list[str]:
     """``"Toy Story (1995) Animation, Children's, Comedy"`` per item."""
     texts = []
-    for title, year, genres in zip(items["movie_title"], items["release_year"], items["class"]):
+    for title, year, genres in zip(items["movie_title"], items["release_year"], items["class"], strict=True):
         year_part = f" ({year})" if year else ""
         texts.append(f"{title}{year_part} {', '.join(genres.split())}".strip())
     return texts
@@ -87,7 +87,7 @@ def kg_features(src: Path, item_ids: list[str], dim: int = KG_DIM) -> np.ndarray
     """Knowledge-graph vectors ``[n_items, dim]`` (zero rows for unlinked items); see the module docstring."""
     link = _read(src / "ml-100k.link")
     kg = _read(src / "ml-100k.kg")
-    entity_of = dict(zip(link["item_id"], link["entity_id"]))
+    entity_of = dict(zip(link["item_id"], link["entity_id"], strict=True))
     facts = kg.assign(term=kg["relation_id"] + "=" + kg["tail_id"]).groupby("head_id")["term"].apply(sorted)
     bags = [facts[entity_of[item]] if entity_of.get(item) in facts.index else [] for item in item_ids]
     return tfidf_svd(bags, dim)
@@ -143,7 +143,7 @@ def build_features(out_dir: Path, src: Path, items: pd.DataFrame, device: str | 
     write_index(out_dir / f"{NAME}.item2index", item_ids)
     with atomic_open(out_dir / f"{NAME}.text") as f:
         f.write("item_id:token\ttext:token_seq\n")
-        f.writelines(f"{i}\t{t}\n" for i, t in zip(item_ids, texts))
+        f.writelines(f"{i}\t{t}\n" for i, t in zip(item_ids, texts, strict=True))
     write_feature_file(out_dir / f"{NAME}.feat1CLS", get_text_encoder("minilm", device=device).encode(texts))
     write_feature_file(out_dir / f"{NAME}.featKG", kg_features(src, item_ids))
 

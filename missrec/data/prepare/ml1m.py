@@ -99,7 +99,7 @@ def domain_sequences(
     user, item = user[order], item[order]
     users, starts, counts = np.unique(user, return_index=True, return_counts=True)
     keep = counts >= MIN_USER_INTERACTIONS
-    rows = [item[s : s + c] for s, c in zip(starts[keep], counts[keep])]
+    rows = [item[s : s + c] for s, c in zip(starts[keep], counts[keep], strict=True)]
     items = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
     local = [np.searchsorted(items, r).tolist() for r in rows]
     return users[keep].tolist(), items.tolist(), local
@@ -121,7 +121,7 @@ def ml100k_kg_rows(ml100k_dir: Path, ml100k_items: pd.DataFrame) -> dict[str, np
     table = read_feature_file(ml100k_dir / f"{name}.featKG", ml100k.KG_DIM, len(index))
     rows: dict[str, np.ndarray] = {}
     for item, title, year in sorted(
-        zip(ml100k_items["item_id"], ml100k_items["movie_title"], ml100k_items["release_year"]),
+        zip(ml100k_items["item_id"], ml100k_items["movie_title"], ml100k_items["release_year"], strict=True),
         key=lambda r: int(r[0]),
     ):
         if item not in index:
@@ -161,7 +161,7 @@ def build_domain(
                                item_ids, max_len=MAX_LEN)
         with atomic_open(staging / f"{name}.text") as f:
             f.write("item_id:token\ttext:token_seq\n")
-            f.writelines(f"{i}\t{t}\n" for i, t in zip(item_ids, texts))
+            f.writelines(f"{i}\t{t}\n" for i, t in zip(item_ids, texts, strict=True))
         features = {
             "feat1CLS": (_encode(encoder, texts), {"modality": "text", "encoder": encoder.name}, []),
             "feat2CLS": (_encode(encoder, word_drop(texts, WORD_DROP_RATIO, WORD_DROP_SEED)),

@@ -110,12 +110,12 @@ def write_sequential(staging: Path, movies: pd.DataFrame, user_ids: list[str], s
     rows = write_benchmark(staging, NAME, sequences, user_ids, item_ids, max_len=MAX_LEN)
     with atomic_open(staging / f"{NAME}.text") as f:
         f.write("item_id:token\ttext:token_seq\n")
-        f.writelines(f"{i}\t{t}\n" for i, t in zip(item_ids, texts))
+        f.writelines(f"{i}\t{t}\n" for i, t in zip(item_ids, texts, strict=True))
     for suffix, table in features.items():
         write_feature_file(staging / f"{NAME}.{suffix}", table)
     with atomic_open(staging / f"{NAME}.item2ml1m") as f:
         f.write("item_id:token\tml1m_item_id:token\tmatch:token\tin_pretrain_corpus:token\n")
-        for item, (ml1m_item, how, held) in zip(item_ids, matches.itertuples(index=False)):
+        for item, (ml1m_item, how, held) in zip(item_ids, matches.itertuples(index=False), strict=True):
             f.write(f"{item}\t{ml1m_item}\t{how or 'none'}\t{int(held)}\n")
     new = ~matches["in_corpus"].to_numpy()
     with atomic_open(staging / f"{NAME}.test_new_items") as f:
@@ -141,7 +141,7 @@ def write_general(staging: Path, user: np.ndarray, item: np.ndarray, value: np.n
         label[np.isin(user * n_items + item, split[:, 0] * n_items + split[:, 1])] = x_label
     with atomic_open(staging / f"{GENERAL}.inter") as f:
         f.write(INTER_HEADER)
-        f.writelines(f"{u}\t{i}\t{r:g}\t{t}\t{x}\n" for u, i, r, t, x in zip(user, item, value, stamp, label))
+        f.writelines(f"{u}\t{i}\t{r:g}\t{t}\t{x}\n" for u, i, r, t, x in zip(user, item, value, stamp, label, strict=True))
     for suffix, table in features.items():
         with atomic_open(staging / MODALITY_FILES[suffix][1], "wb") as f:
             np.save(f, np.ascontiguousarray(table, np.float32), allow_pickle=False)
@@ -227,7 +227,7 @@ def prepare(
         "ml1m": {"wheel": wheel.name, "matched_by_title": match.how.count("title"),
                  "matched_by_id": match.how.count("id"), "unmatched": match.how.count(""),
                  "unmatched_with_ml1m_movie_id": int(sum(h == "" and m <= ML1M_LAST_MOVIE_ID
-                                                        for h, m in zip(match.how, movies["movie_id"]))),
+                                                        for h, m in zip(match.how, movies["movie_id"], strict=True))),
                  "in_pretrain_corpus": int(matches["in_corpus"].sum()), "corpus_items": len(corpus)},
         "titles_without_year": int((movies["release_year"] == "").sum()),
     }

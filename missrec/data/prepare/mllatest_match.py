@@ -68,7 +68,7 @@ def match_ml1m(movie_ids: Sequence[int], titles: Sequence[str], ml1m_in_id_order
     line_of = {k: n for n, k in enumerate(keys) if counts[k] == 1}
     found = [line_of.get(title_key(t), -1) for t in titles]
     how = ["title" if n >= 0 else "" for n in found]
-    anchors = sorted((m, m - 1 - n) for m, n in zip(movie_ids, found) if n >= 0)
+    anchors = sorted((m, m - 1 - n) for m, n in zip(movie_ids, found, strict=True) if n >= 0)
     anchor_ids = np.array([m for m, _ in anchors], np.int64)
     offsets = np.array([o for _, o in anchors], np.int64)
     taken = {n for n in found if n >= 0}

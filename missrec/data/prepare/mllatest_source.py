@@ -185,7 +185,7 @@ def _read_ratings(texts: dict[str, str], archive: Path, movies: pd.DataFrame) ->
 
 
 def _read_cast(texts: dict[str, str], archive: Path, movies: pd.DataFrame) -> dict[int, list[str]]:
-    title_of = dict(zip(movies["movie_id"], movies["title"]))
+    title_of = dict(zip(movies["movie_id"], movies["title"], strict=True))
     cast: dict[int, list[str]] = {}
     seen = set()
     for line, (movie, title, actors) in _rows(texts, archive, ACTORS_MEMBER, ACTORS_COLUMNS):

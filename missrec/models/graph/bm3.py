@@ -74,7 +74,7 @@ class BM3(GraphRecommender):
 
     def modality_features(self, items: torch.Tensor) -> list[torch.Tensor]:
         """``f_m`` of ``items [B]``: one ``[B, d]`` tensor per modality."""
-        return [encoder(x[items]) for encoder, x in zip(self.encoders, self.features)]
+        return [encoder(x[items]) for encoder, x in zip(self.encoders, self.features, strict=True)]
 
     # ---- forward ------------------------------------------------------------------------------------------------
     def encode(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -110,7 +110,7 @@ class FREEDOM(GraphRecommender):
         loss = bpr_loss((u * item_all[pos]).sum(-1), (u * item_all[neg]).sum(-1))
         if self.reg_weight > 0:
             modality = 0.0
-            for proj, x in zip(self.projections, self.features):
+            for proj, x in zip(self.projections, self.features, strict=True):
                 fp, fn = proj(x[pos]), proj(x[neg])  # [B, d]
                 modality = modality + bpr_loss((u * fp).sum(-1), (u * fn).sum(-1))
             loss = loss + self.reg_weight * modality

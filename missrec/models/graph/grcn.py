@@ -158,7 +158,7 @@ class GRCN(GraphRecommender):
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         edges = self.edges
         reps, alphas_to_items, alphas_to_users = [], [], []
-        for preference, features in zip(self.preferences, self.content_features()):
+        for preference, features in zip(self.preferences, self.content_features(), strict=True):
             p, f = F.normalize(preference, dim=1), F.normalize(features, dim=1)  # step 1
             if not self.legacy_noop_routing:
                 p = route_preferences(p, f, edges, self.num_routing)  # step 2

@@ -82,7 +82,7 @@ class LATTICE(GraphRecommender):
     def build_item_graph(self) -> torch.Tensor:
         """Step 2 of the module doc: the mixed learned + frozen item graph (with gradient)."""
         weights = torch.softmax(self.modal_weight, 0)
-        projected = [proj(x) for proj, x in zip(self.projections, self.features)]
+        projected = [proj(x) for proj, x in zip(self.projections, self.features, strict=True)]
         frozen = [getattr(self, f"frozen_graph_{m}") for m in range(self.n_modalities)]
         return learned_knn_graph(projected, frozen, weights, self.knn_k, self.lambda_coeff)
 

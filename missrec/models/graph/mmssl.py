@@ -152,7 +152,7 @@ class MMSSL(GraphRecommender):
         """Steps 1-6 of the module doc."""
         p, q = self.ui_op, self.iu_op
         feat_users, feat_items = [], []
-        for encoder, x in zip(self.feature_encoders, self.features()):
+        for encoder, x in zip(self.feature_encoders, self.features(), strict=True):
             f_items = self.feature_dropout(encoder(x))  # F_m [I, d]
             for _ in range(self.n_feat_layers):
                 f_users = p @ f_items  # U^f_m [U, d]
@@ -218,7 +218,7 @@ class MMSSL(GraphRecommender):
         users, pos, neg = self.batch(interaction)
         out = self.encode()
         mask = self.train_mask(users)  # [B, I]
-        fake = [self.predictions(fu[users], fi, mask) for fu, fi in zip(out.feat_users, out.feat_items)]  # s^m
+        fake = [self.predictions(fu[users], fi, mask) for fu, fi in zip(out.feat_users, out.feat_items, strict=True)]  # s^m
         if self.g_rate > 0:
             cf = self.predictions(out.users[users].detach(), out.items.detach(), mask)
             real = self.real_distribution(mask, cf)

@@ -113,7 +113,7 @@ class Discriminator(nn.Module):
             raise ValueError(f"the discriminator's max_width must be >= 2 (or None), found {max_width}")
         widths = discriminator_widths(n_items, max_width)
         layers: list[nn.Module] = []
-        for (d_in, d_out), p in zip(zip(widths[:-1], widths[1:]), dropouts):
+        for (d_in, d_out), p in zip(zip(widths[:-1], widths[1:], strict=True), dropouts, strict=True):
             layers += [nn.Linear(d_in, d_out), nn.LeakyReLU(negative_slope), nn.BatchNorm1d(d_out), nn.Dropout(p)]
         layers.append(nn.Linear(widths[-1], 1))
         self.net = nn.Sequential(*layers)

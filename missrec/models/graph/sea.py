@@ -108,7 +108,7 @@ class SEA(GraphRecommender):
         self.anchor = self._anchor_index(config["solosim_anchor"], dataset.modalities)
         dims = [f.shape[1] for f in features]
         if min(dims) < 2:
-            found = dict(zip(dataset.modalities, dims))
+            found = dict(zip(dataset.modalities, dims, strict=True))
             raise ConfigError(f"SEA splits every modality into two halves, each needs >= 2 dimensions, found {found}")
 
         self.modality_maps = nn.ModuleList([nn.Linear(dm, dm) for dm in dims])  # W_m
@@ -158,8 +158,8 @@ class SEA(GraphRecommender):
 
     def encode(self) -> SEAOutputs:
         """Steps 1 and 4 of the module doc (the split, step 2, is taken from ``mapped`` where needed)."""
-        mapped = [w(x) for w, x in zip(self.modality_maps, self.features())]  # H_m [I, d_m]
-        reps = [gcn(h, self.norm_adj) for gcn, h in zip(self.gcns, mapped)]  # rep_m [U+I, d]
+        mapped = [w(x) for w, x in zip(self.modality_maps, self.features(), strict=True)]  # H_m [I, d_m]
+        reps = [gcn(h, self.norm_adj) for gcn, h in zip(self.gcns, mapped, strict=True)]  # rep_m [U+I, d]
         return SEAOutputs(mapped, reps)
 
     def assemble(self, reps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,7 +177,7 @@ class SEA(GraphRecommender):
     def club_pairs(self, mapped: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``(A_m g_m, B_m u_m)`` ``[I, club_dim]`` per modality."""
         pairs = []
-        for a, b, h in zip(self.generic_maps, self.unique_maps, mapped):
+        for a, b, h in zip(self.generic_maps, self.unique_maps, mapped, strict=True):
             g, u = split_generic_unique(h)
             pairs.append((a(g), b(u)))
         return pairs
@@ -188,7 +188,7 @@ class SEA(GraphRecommender):
 
     def solosim_loss(self, mapped: list[torch.Tensor]) -> torch.Tensor:
         """``mean_(n != anchor) InfoNCE(z_anchor, z_n)`` over all items; 0 with a single modality."""
-        z = [head(split_generic_unique(h)[0]) for head, h in zip(self.heads, mapped)]  # [I, out]
+        z = [head(split_generic_unique(h)[0]) for head, h in zip(self.heads, mapped, strict=True)]  # [I, out]
         others = [n for n in range(self.n_modalities) if n != self.anchor]
         if not others:
             return torch.zeros((), device=mapped[0].device)

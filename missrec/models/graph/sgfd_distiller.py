@@ -59,7 +59,7 @@ def teacher_pyramid(in_dim: int, out_dim: int, linear_only: bool = False) -> nn.
     """
     widths = teacher_widths(in_dim, out_dim)
     layers: list[nn.Module] = []
-    for k, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for k, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         if k > 0 and not linear_only:
             layers.append(nn.LeakyReLU())
         layers.append(nn.Linear(a, b))
@@ -126,7 +126,7 @@ class SemanticDistiller(nn.Module):
         y = self.labels[items]
         teachers, students = self.teacher_features(items), self.student_features(items)
         ce, response, feature = [], [], []
-        for classifier, t, s in zip(self.classifiers, teachers, students):
+        for classifier, t, s in zip(self.classifiers, teachers, students, strict=True):
             t_logits, s_logits = classifier(t), classifier(s)  # [B, C]
             ce.append(semantic_ce(t_logits, y, double_softmax=self.legacy_double_softmax))
             response.append(kd_response(t_logits, s_logits, self.temperature, "l1"))

@@ -70,7 +70,7 @@ def mix_graphs(graphs: Sequence[torch.Tensor], weights: Sequence[float] | torch.
         raise ValueError("mix_graphs needs at least one graph")
     shape = tuple(graphs[0].shape)
     indices, values = [], []
-    for graph, weight in zip(graphs, weights):
+    for graph, weight in zip(graphs, weights, strict=True):
         if tuple(graph.shape) != shape:
             raise ValueError(f"graph shapes differ: {shape} vs {tuple(graph.shape)}")
         graph = graph.coalesce()

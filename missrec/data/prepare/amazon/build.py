@@ -190,7 +190,7 @@ def _write_interactions(path: Path, timeline: Timeline) -> None:
             rows = slice(start, start + WRITE_ROWS)
             columns = (users[rows].tolist(), timeline.items[rows].tolist(), timeline.ratings[rows].tolist(),
                        timeline.timestamps[rows].tolist())
-            f.writelines(f"{u}\t{i}\t{r!r}\t{t}\n" for u, i, r, t in zip(*columns))
+            f.writelines(f"{u}\t{i}\t{r!r}\t{t}\n" for u, i, r, t in zip(*columns, strict=True))
 
 
 def _write_image_urls(path: Path, item_ids: list[str], metas: dict[str, ItemMeta]) -> None:
