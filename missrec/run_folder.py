@@ -108,6 +108,21 @@ def lock_run_folder(folder: str | Path) -> None:
     _held_lock = (folder, fd)
 
 
+def lock_holder(folder: str | Path) -> str | None:
+    """The pid (as written) of the process running in ``folder``, or ``None`` when no process holds its lock."""
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(fd, 32).decode(errors="replace").strip() or "?"
+    finally:
+        os.close(fd)  # also releases the shared lock when it was taken
+    return None
+
+
 def prepare_training_folder(folder: str | Path, overwrite: bool, resume: bool, config: Mapping[str, Any]) -> Path:
     """The run folder of a fine-tuning or graph run: a resumed run keeps its own folder (checked to hold an
     unfinished run of the same configuration); a new run gets an empty one, and a folder holding an unfinished run's

@@ -5,6 +5,7 @@
     python scripts/reproduce.py graph --seeds 1 2 3        # twelve graph models, ML100K_general and MLLatest_general
     python scripts/reproduce.py ml100k --summary-only      # rebuild results/ml100k.md from the runs present
     python scripts/reproduce.py all --jobs 2               # every table, the claims' evidence first (see schedule)
+    python scripts/reproduce.py all --status               # where each unfinished run stands; runs nothing
 
 Each run is ``finetune.py`` / ``train_graph.py`` with its props (maximum epochs, early stopping on validation) and
 ``seed=<seed>``, written to ``results/runs/<table>/<row>-seed<seed>/``; a run whose ``results.json`` exists is
@@ -33,7 +34,8 @@ from typing import Any
 
 from missrec.hardware import describe_hardware
 from missrec.io_utils import atomic_write_json, atomic_write_text
-from missrec.trainers.state_folders import saved_states
+from missrec.run_folder import lock_holder
+from missrec.trainers.state_folders import latest_position, saved_states
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNING: set[subprocess.Popen] = set()  # the runs in progress, stopped with this process
@@ -279,6 +281,49 @@ def write_summary(out: Path, table: str, seeds: list[int]) -> str:
     return text
 
 
+def run_status(folder: Path) -> tuple[str, int | None]:
+    """``("done" | "running" | "stopped" | "to do", epochs done)`` of one run folder."""
+    results = folder / "results.json"
+    if results.is_file():
+        return "done", json.loads(results.read_text()).get("epochs_run")
+    position = latest_position(folder) if folder.is_dir() else None
+    epochs = position["epoch"] if position else None
+    if folder.is_dir() and lock_holder(folder):
+        return "running", epochs
+    return ("stopped", epochs) if position else ("to do", None)
+
+
+def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> str:
+    """Where each run of ``plan`` stands, and the work left estimated from the finished runs of the same model and
+    table (their mean epochs run x seconds per epoch)."""
+    finished: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    lines, left, unknown, counts = [], 0.0, 0, {}
+    for table, row in plan:
+        for seed in seeds:
+            folder = run_dir(out, table, row, seed)
+            if (folder / "results.json").is_file():
+                r = json.loads((folder / "results.json").read_text())
+                seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
+                finished.setdefault((table, row.labels.get("model", row.name)), []).append((r["epochs_run"], seconds))
+    for table, row in plan:
+        for seed in seeds:
+            state, epochs = run_status(run_dir(out, table, row, seed))
+            counts[state] = counts.get(state, 0) + 1
+            if state == "done":
+                continue
+            lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
+            known = finished.get((table, row.labels.get("model", row.name)))
+            if known:
+                mean_epochs = statistics.mean(e for e, _ in known)
+                left += max(mean_epochs - (epochs or 0), 1) * statistics.mean(s for _, s in known)
+            else:
+                unknown += 1
+    total = ", ".join(f"{n} {state}" for state, n in counts.items())
+    estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs in its table"
+    lines.append(f"{total}; {estimate}" + (f"; {unknown} runs without an estimate yet" if unknown else ""))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", choices=[*SEQUENTIAL_DATASETS, "graph", "all"])
@@ -288,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", nargs="+", default=None, help="only these rows (names as in the table)")
     parser.add_argument("--out", default="results", help="results folder (default: %(default)s)")
     parser.add_argument("--summary-only", action="store_true", help="only rebuild the summary from finished runs")
+    parser.add_argument("--status", action="store_true", help="list the unfinished runs and the work left; run nothing")
     args = parser.parse_args(argv)
     out = ROOT / args.out
     plan = [(t, row) for t, row in schedule(args.table) if args.rows is None or row.name in args.rows]
@@ -296,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, checkpoint in missing.items():
         print(f"{name}: skipped until {checkpoint} exists (the README's Pre-training section has the command)",
               flush=True)
+    if args.status:
+        print(status_report(out, plan, args.seeds), flush=True)
+        return 0
     todo = [
         (t, row, seed)
         for t, row in plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 
 from missrec.errors import OutputError
 from missrec.reporting import default_run_dir
-from missrec.run_folder import prepare_run_folder
+from missrec.run_folder import lock_holder, prepare_run_folder
 
 
 def test_an_absent_or_empty_folder_is_used(tmp_path):
@@ -66,11 +67,13 @@ def test_a_folder_another_process_runs_in_is_refused_before_anything_changes(tmp
     try:
         prepare_run_folder(tmp_path / "elsewhere")  # this process moves on: its lock on run/ is released
         assert holder.stdout.readline().strip() == "held"
+        assert lock_holder(run) == "4242" and lock_holder(tmp_path / "elsewhere") == str(os.getpid())
         with pytest.raises(OutputError, match=r"another process \(pid 4242\) is running in this run folder"):
             prepare_run_folder(run, overwrite=True)
         assert (run / "log.txt").read_text() == "the other run's log"
     finally:
         holder.kill()
         holder.wait()
+    assert lock_holder(run) is None
     prepare_run_folder(run, overwrite=True)  # free again once that process has ended
     assert not (run / "log.txt").exists()

@@ -142,3 +142,27 @@ def test_stopping_the_table_stops_its_runs(tmp_path):
     reproduce.stop_runs(timeout=30)
     thread.join(30)
     assert not thread.is_alive() and not reproduce.RUNNING
+
+
+def test_status_lists_unfinished_runs_with_their_saved_epochs_and_estimates_the_work_left(tmp_path, capsys):
+    rows = reproduce.table_rows("ml100k")
+    fake_run(tmp_path, "ml100k", rows[0], 1, 0.10, best=5)  # 16 epochs of 15 s
+    stopped = reproduce.run_dir(tmp_path, "ml100k", rows[0], 2) / "state"
+    stopped.mkdir(parents=True)
+    (stopped / "position.json").write_text(json.dumps({"epoch": 6, "step": 0, "global_step": 6}))
+    assert reproduce.main(["ml100k", "--rows", rows[0].name, rows[1].name, "--seeds", "1", "2", "--status",
+                           "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert f"{rows[0].name}-seed1" not in text  # finished runs are not listed
+    assert f"{rows[0].name}-seed2: stopped, 6 epochs saved" in text
+    assert f"{rows[1].name}-seed1: to do" in text and f"{rows[1].name}-seed2: to do" in text
+    assert "1 done, 1 stopped, 2 to do" in text
+    assert "about 0.0 core-hours left" in text and "2 runs without an estimate yet" in text  # (16 - 6) x 15 s
+    assert not (tmp_path / "ml100k.md").exists()  # --status runs and writes nothing
+
+
+def test_a_run_folder_held_by_a_process_reads_as_running(tmp_path):
+    from missrec.run_folder import lock_run_folder
+
+    lock_run_folder(tmp_path)  # this process now holds it
+    assert reproduce.run_status(tmp_path) == ("running", None)
