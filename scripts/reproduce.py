@@ -215,6 +215,7 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
             for key in ("test_new_items",):
                 if all(key in r and r[key] for r in runs):
                     entry[key] = {m: _mean_std([r[key][m] for r in runs]) for m in sorted(runs[0][key])}
+                    entry[f"{key}_rows"] = runs[0].get("test_subset_rows", {}).get(key)
             entry["best_epoch"] = _mean_std([r["best_epoch"] for r in runs])
             entry["epochs_run"] = _mean_std([r["epochs_run"] for r in runs])
             entry["seconds_per_epoch"] = _mean_std(
@@ -254,10 +255,12 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
             f"{row['epochs_run'][0]:.1f} | {row['seconds_per_epoch'][0]:.1f} |"
         )
     news = {n: r for n, r in summary["rows"].items() if "test_new_items" in r}
+    sizes = {r["test_new_items_rows"] for r in news.values() if r.get("test_new_items_rows")}
+    size = f", {sizes.pop():,} users" if len(sizes) == 1 else ""
     if news:
         lines += [
             "",
-            "Test targets whose movie is not in the pre-training corpus (new items):",
+            f"Test targets whose movie is not in the pre-training corpus (new items{size}):",
             "",
             "| row | " + " | ".join(metrics) + " |",
             "|---|" + "---|" * len(metrics),

@@ -24,7 +24,8 @@ def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int, hardw
                 "best_epoch": best,
                 "epochs_run": best + 11,
                 "history": [{"train_seconds": 10.0}, {"train_seconds": 20.0}],
-                **({"test_new_items": {"hit@10": hit / 4}} if table == "mllatest" else {}),
+                **({"test_new_items": {"hit@10": hit / 4}, "test_subset_rows": {"test_new_items": 211}}
+                   if table == "mllatest" else {}),
                 **({"hardware": hardware} if hardware else {}),
             }
         )
@@ -76,7 +77,7 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     text = reproduce.markdown(summary, ["hit@10", "ndcg@10"])
     assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
     assert f"| {rows[1].name} | pending (`python scripts/reproduce.py mllatest --seeds 1 2 3`)" in text
-    assert "new items" in text
+    assert "(new items, 211 users):" in text and first["test_new_items_rows"] == 211
 
 
 def test_one_seed_shows_its_value_without_a_spread_and_the_header_names_the_runs_hardware(tmp_path):
