@@ -165,6 +165,7 @@ def run_finetune(
         "dataset": dataset,
         "mode": mode,
         "pretrained": str(pretrained) if pretrained else None,
+        "pretrained_sha256": transfer["meta"].get("sha256") if transfer else None,
         "metric_definition": "legacy @K+1 (MISSRec's vendored RecBole)" if config["legacy_topk_offset"] else "standard @K",
         "protocol": "full ranking over all items, history not masked, PAD excluded, "
         + ("ties in torch.topk order (legacy)" if tie_rule == "topk" else "ties counted against the target"),

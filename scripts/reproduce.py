@@ -59,6 +59,9 @@ GRAPH_MODELS = [
 ]
 SEQUENTIAL_DATASETS = {"ml100k": "ML100K_mm_full", "mllatest": "MLLatest_mm_full"}
 GRAPH_DATASETS = ["ML100K_general", "MLLatest_general"]
+PER_RUN_KEYS = {  # config.json keys that may differ between the seeds of one row
+    "seed", "device", "show_progress", "data_path", "checkpoint_dir", "dataset_save_path", "dataloaders_save_path",
+}
 CLAIM_BEARING_ROWS = 6  # the first rows of sequential_rows: three models from scratch, MISSRec scratch vs pre-trained
 
 
@@ -194,20 +197,39 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def run_setup(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """What must be equal across a row's seeds: the run's configuration (``config.json``) without the seed and the
+    machine-specific keys, and the pre-trained checkpoint's sha256."""
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    setup = {k: v for k, v in config.items() if k not in PER_RUN_KEYS}
+    setup["pretrained_sha256"] = result.get("pretrained_sha256")
+    return setup
+
+
+def setup_differences(setups: list[dict[str, Any]]) -> list[str]:
+    """The keys whose values differ between runs (a key one run lacks counts as differing)."""
+    keys = set().union(*setups)
+    return sorted(k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in setups}) > 1)
+
+
 def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
-    """Per row: mean/std of every test metric over the finished seeds, best epoch, epochs run, s/epoch."""
+    """Per row: mean/std of every test metric over the finished seeds, best epoch, epochs run, s/epoch. A row whose
+    runs differ in configuration or pre-trained checkpoint is not averaged: it names the differing keys instead."""
     rows, machines = {}, set()
     for row in table_rows(table):
-        runs = [
-            json.loads(p.read_text()) for s in seeds if (p := run_dir(out, table, row, s) / "results.json").is_file()
-        ]
+        folders = [run_dir(out, table, row, s) for s in seeds if (run_dir(out, table, row, s) / "results.json").is_file()]
+        runs = [json.loads((f / "results.json").read_text()) for f in folders]
         entry: dict[str, Any] = {
             **row.labels,
             "seeds_done": len(runs),
             "seeds_asked": len(seeds),
             "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
         }
-        if runs:
+        differing = setup_differences([run_setup(f, r) for f, r in zip(folders, runs, strict=True)]) if runs else []
+        if differing:
+            entry["mixed_setup"] = differing
+        elif runs:
             entry["hardware"] = run_machines(runs)
             machines.update(entry["hardware"])
             metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
@@ -243,6 +265,10 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         "|---|---|" + "---|" * (len(metrics) + 3),
     ]
     for name, row in summary["rows"].items():
+        if "mixed_setup" in row:
+            lines.append(f"| {name} | not averaged: its runs differ in {', '.join(row['mixed_setup'])} (remove the "
+                         f"runs of the old setup from `runs/{summary['table']}/` and rerun) |" + " |" * (len(metrics) + 3))
+            continue
         if "test" not in row:
             lines.append(f"| {name} | pending (`{row['command']}`) |" + " |" * (len(metrics) + 3))
             continue

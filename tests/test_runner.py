@@ -1,6 +1,7 @@
 """End to end on a tiny generated dataset: train, early-stop, reload the best model, test, report."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,6 +59,8 @@ def test_transfer_from_our_checkpoint_freezes_the_transformer(tiny_data, in_tmp_
     assert any(k.startswith("trm_model.") for k in transfer["frozen"])
     # LN (2*16) + adaptors (16*16+16 + 8*16+16) + fusion 1 + ID table 49*16
     assert second["trainable_parameters"] == 32 + 272 + 144 + 1 + 49 * 16
+    card = json.loads(Path(first["checkpoint"]).with_suffix(".json").read_text())
+    assert second["pretrained_sha256"] == card["sha256"] and first["pretrained_sha256"] is None
 
 
 def test_cli_reports_bad_input_in_one_line(tiny_data, in_tmp_cwd, capsys):

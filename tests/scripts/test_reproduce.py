@@ -167,3 +167,24 @@ def test_a_run_folder_held_by_a_process_reads_as_running(tmp_path):
 
     lock_run_folder(tmp_path)  # this process now holds it
     assert reproduce.run_status(tmp_path) == ("running", None)
+
+
+def test_a_row_whose_seeds_ran_different_setups_is_not_averaged(tmp_path):
+    rows = reproduce.table_rows("ml100k")
+    for seed, learning_rate in ((1, 0.001), (2, 0.002)):
+        fake_run(tmp_path, "ml100k", rows[0], seed, 0.1, best=5)
+        config = {"seed": seed, "device": "cpu", "learning_rate": learning_rate, "data_path": f"/machine{seed}"}
+        (reproduce.run_dir(tmp_path, "ml100k", rows[0], seed) / "config.json").write_text(json.dumps(config))
+    for seed, digest in ((1, "aa"), (2, "bb")):  # the same configuration, another pre-trained checkpoint
+        fake_run(tmp_path, "ml100k", rows[3], seed, 0.1, best=5)
+        results = reproduce.run_dir(tmp_path, "ml100k", rows[3], seed) / "results.json"
+        results.write_text(json.dumps({**json.loads(results.read_text()), "pretrained_sha256": digest}))
+    fake_run(tmp_path, "ml100k", rows[1], 1, 0.1, best=5)
+    fake_run(tmp_path, "ml100k", rows[1], 2, 0.3, best=5)
+    summary = reproduce.summarise(tmp_path, "ml100k", [1, 2])
+    first, pre_trained = summary["rows"][rows[0].name], summary["rows"][rows[3].name]
+    assert first["mixed_setup"] == ["learning_rate"] and "test" not in first  # seed, device and paths may differ
+    assert pre_trained["mixed_setup"] == ["pretrained_sha256"] and "test" not in pre_trained
+    assert summary["rows"][rows[1].name]["test"]["hit@10"][0] == pytest.approx(0.2)
+    text = reproduce.markdown(summary, ["hit@10"])
+    assert f"| {rows[0].name} | not averaged: its runs differ in learning_rate" in text
