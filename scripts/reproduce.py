@@ -364,6 +364,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-only", action="store_true", help="only rebuild the summary from finished runs")
     parser.add_argument("--status", action="store_true", help="list the unfinished runs and the work left; run nothing")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected a positive number of runs at a time, found {args.jobs}")
+    repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
+    if repeated:
+        parser.error(f"--seeds: {repeated} given more than once; a seed is one run, counted once in the mean")
+    names = [row.name for _, row in schedule(args.table)]
+    unknown = [r for r in args.rows or [] if r not in names]
+    if unknown:
+        parser.error(f"--rows: {unknown} not in the {args.table} table; its rows are {list(dict.fromkeys(names))}")
     out = ROOT / args.out
     plan = [(t, row) for t, row in schedule(args.table) if args.rows is None or row.name in args.rows]
     tables = list(dict.fromkeys(t for t, _ in plan))

@@ -188,3 +188,16 @@ def test_a_row_whose_seeds_ran_different_setups_is_not_averaged(tmp_path):
     assert summary["rows"][rows[1].name]["test"]["hit@10"][0] == pytest.approx(0.2)
     text = reproduce.markdown(summary, ["hit@10"])
     assert f"| {rows[0].name} | not averaged: its runs differ in learning_rate" in text
+
+
+def test_repeated_seeds_unknown_rows_and_no_jobs_are_one_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        reproduce.main(["ml100k", "--seeds", "1", "1", "2", "--out", str(tmp_path)])
+    assert "--seeds: [1] given more than once" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        reproduce.main(["ml100k", "--rows", "MISSRec-transductive-scratch", "MISSRec-scratch", "--out", str(tmp_path)])
+    assert "--rows: ['MISSRec-scratch'] not in the ml100k table; its rows are" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        reproduce.main(["ml100k", "--jobs", "0", "--out", str(tmp_path)])
+    assert "--jobs: expected a positive number" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
