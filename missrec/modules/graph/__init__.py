@@ -11,8 +11,8 @@
 * :mod:`.pruning`: ``degree_sensitive_prune`` (FREEDOM);
 * :mod:`.sparse`: ``sparse_coo``, ``sym_normalise``, ``mix_graphs``, ``as_operator`` (CSR), ``spmm`` (fast
   backward with a precomputed transpose; for learned values, ``value_grad_spmm``: the values' gradient by SDDMM at
-  the nonzeros, never a dense ``N x M`` gradient), ``transpose_operator``, ``sddmm``, ``WeightedSpMM`` (also GRCN's
-  attention products).
+  the nonzeros, never a dense ``N x M`` gradient), ``transpose_operator``, ``sddmm``, ``WeightedSpMM`` and ``SampledDot``
+  (GRCN's attention products and scores, with backward over precomputed patterns).
 """
 
 from missrec.modules.graph.adjacency import ADJ_NORMS, bipartite_adj, bipartite_left_sqrt, unique_pairs

@@ -122,6 +122,31 @@ def sddmm(crow: torch.Tensor, col: torch.Tensor, a: torch.Tensor, b: torch.Tenso
     return torch.sparse.sampled_addmm(mask, a.contiguous(), b.T, beta=0.0).values()
 
 
+class SampledDot(torch.autograd.Function):
+    """``s_e = <a[r_e], b[c_e]>`` for every stored ``(r, c)`` of a CSR pattern (:func:`sddmm`), with gradient to ``a``
+    and ``b`` by two CSR products over the known pattern and its transpose.
+
+    ``apply(a [N, d], b [M, d], crow [N+1], col [nnz], crow_t [M+1], col_t [nnz], to_t [nnz]) -> [nnz]`` with the
+    arguments of :class:`WeightedSpMM`. Backward: ``dL/da = S(g) b`` and ``dL/db = S(g)^T a``, ``S(g)`` the pattern
+    holding the incoming gradient. torch's own ``sampled_addmm`` backward rebuilds the transposed pattern (a COO sort
+    and a CSR conversion) at every call.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, crow, col, crow_t, col_t, to_t):
+        ctx.save_for_backward(a, b, crow, col, crow_t, col_t, to_t)
+        return sddmm(crow, col, a.detach(), b.detach())
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, crow, col, crow_t, col_t, to_t = ctx.saved_tensors
+        grad = grad.contiguous()
+        n_rows, n_cols = crow.shape[0] - 1, crow_t.shape[0] - 1
+        grad_a = csr_matrix(crow, col, grad, (n_rows, n_cols)) @ b if ctx.needs_input_grad[0] else None
+        grad_b = csr_matrix(crow_t, col_t, grad[to_t], (n_cols, n_rows)) @ a if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None, None, None, None, None
+
+
 class WeightedSpMM(torch.autograd.Function):
     """``out = A(w) @ x`` for a fixed CSR pattern with values ``w``; both ``w`` and ``x`` get gradient.
 
