@@ -218,7 +218,7 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
     runs differ in configuration or pre-trained checkpoint is not averaged: it names the differing keys instead."""
     rows, machines = {}, set()
     for row in table_rows(table):
-        folders = [run_dir(out, table, row, s) for s in seeds if (run_dir(out, table, row, s) / "results.json").is_file()]
+        folders = [f for s in seeds if ((f := run_dir(out, table, row, s)) / "results.json").is_file()]
         runs = [json.loads((f / "results.json").read_text()) for f in folders]
         entry: dict[str, Any] = {
             **row.labels,
@@ -322,10 +322,15 @@ def run_status(folder: Path) -> tuple[str, int | None]:
     return ("stopped", epochs) if position else ("to do", None)
 
 
+def _cost_group(table: str, row: Row) -> tuple[str, str, str]:
+    """Runs whose cost is alike: the same table, model and dataset."""
+    return table, row.labels.get("model", row.name), row.labels.get("dataset", "")
+
+
 def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> str:
-    """Where each run of ``plan`` stands, and the work left estimated from the finished runs of the same model and
-    table (their mean epochs run x seconds per epoch)."""
-    finished: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    """Where each run of ``plan`` stands, and the work left estimated from the finished runs of the same model in
+    the same table and dataset (their mean epochs run x seconds per epoch)."""
+    finished: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
     lines, left, unknown, counts = [], 0.0, 0, {}
     for table, row in plan:
         for seed in seeds:
@@ -333,7 +338,7 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> s
             if (folder / "results.json").is_file():
                 r = json.loads((folder / "results.json").read_text())
                 seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
-                finished.setdefault((table, row.labels.get("model", row.name)), []).append((r["epochs_run"], seconds))
+                finished.setdefault(_cost_group(table, row), []).append((r["epochs_run"], seconds))
     for table, row in plan:
         for seed in seeds:
             state, epochs = run_status(run_dir(out, table, row, seed))
@@ -341,14 +346,14 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> s
             if state == "done":
                 continue
             lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
-            known = finished.get((table, row.labels.get("model", row.name)))
+            known = finished.get(_cost_group(table, row))
             if known:
                 mean_epochs = statistics.mean(e for e, _ in known)
                 left += max(mean_epochs - (epochs or 0), 1) * statistics.mean(s for _, s in known)
             else:
                 unknown += 1
     total = ", ".join(f"{n} {state}" for state, n in counts.items())
-    estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs in its table"
+    estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs there"
     lines.append(f"{total}; {estimate}" + (f"; {unknown} runs without an estimate yet" if unknown else ""))
     return "\n".join(lines)
 

@@ -158,7 +158,7 @@ def test_status_lists_unfinished_runs_with_their_saved_epochs_and_estimates_the_
     assert f"{rows[0].name}-seed2: stopped, 6 epochs saved" in text
     assert f"{rows[1].name}-seed1: to do" in text and f"{rows[1].name}-seed2: to do" in text
     assert "1 done, 1 stopped, 2 to do" in text
-    assert "about 0.0 core-hours left" in text and "2 runs without an estimate yet" in text  # (16 - 6) x 15 s
+    assert "about 0.0 core-hours left for the runs whose model has finished runs there" in text and "2 runs without an estimate yet" in text  # (16 - 6) x 15 s
     assert not (tmp_path / "ml100k.md").exists()  # --status runs and writes nothing
 
 
