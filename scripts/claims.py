@@ -40,13 +40,12 @@ class Comparison:
     welch_t: float
     seeds: tuple[int, int]
     metrics_above: tuple[int, int]  # (metrics where a > b, metrics compared)
+    other_margins: tuple[tuple[str, float], ...] = ()  # (metric, Δ/σ) for the metrics not judged
 
     @property
     def margin(self) -> float:
         """Δ in pooled standard deviations (±inf when both rows have zero spread)."""
-        if self.sigma > 0:
-            return self.delta / self.sigma
-        return 0.0 if self.delta == 0 else math.copysign(math.inf, self.delta)
+        return _ratio(self.delta, self.sigma)
 
     @property
     def verdict(self) -> str:
@@ -67,10 +66,23 @@ def compare(claim: str, table: str, a: str, b: str, stats_a: dict, stats_b: dict
     delta = mean_a - mean_b
     sigma = math.sqrt((std_a**2 + std_b**2) / 2)
     se = math.sqrt(std_a**2 / max(seeds[0], 1) + std_b**2 / max(seeds[1], 1))
-    welch = delta / se if se > 0 else (0.0 if delta == 0 else math.copysign(math.inf, delta))
+    welch = _ratio(delta, se)
     shared = sorted(set(stats_a) & set(stats_b))
     above = sum(stats_a[m][0] > stats_b[m][0] for m in shared)
-    return Comparison(claim, table, a, b, metric, delta, sigma, welch, seeds, (above, len(shared)))
+    others = tuple((m, _margin(stats_a[m], stats_b[m])) for m in shared if m != metric)
+    return Comparison(claim, table, a, b, metric, delta, sigma, welch, seeds, (above, len(shared)), others)
+
+
+def _ratio(delta: float, scale: float) -> float:
+    """``delta / scale``; 0 or ±inf when the scale is 0 (rows without spread)."""
+    if scale > 0:
+        return delta / scale
+    return 0.0 if delta == 0 else math.copysign(math.inf, delta)
+
+
+def _margin(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """``mean_a - mean_b`` in pooled standard deviations, for ``(mean, std)`` pairs."""
+    return _ratio(a[0] - b[0], math.sqrt((a[1] ** 2 + b[1] ** 2) / 2))
 
 
 def _pairs_sequential(rows: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -127,14 +139,14 @@ def markdown(comparisons: list[Comparison]) -> str:
         "",
         f"Δ in pooled standard deviations over seeds; holds when Δ ≥ {SEPARATION:g}σ, reversed when Δ ≤ −{SEPARATION:g}σ.",
         "",
-        "| table | claim | A | B | metric | A − B | Δ/σ | Welch t | seeds | A above on | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| table | claim | A | B | metric | A − B | Δ/σ | Welch t | seeds | A above on | verdict | Δ/σ on the other metrics |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in comparisons:
         lines.append(
             f"| {c.table} | {c.claim} | {c.a} | {c.b} | {c.metric} | {c.delta:+.4f} | {_signed(c.margin)} | "
             f"{_signed(c.welch_t)} | {c.seeds[0]}/{c.seeds[1]} | {c.metrics_above[0]}/{c.metrics_above[1]} | "
-            f"{c.verdict} |"
+            f"{c.verdict} | {', '.join(f'{m} {_signed(x)}' for m, x in c.other_margins)} |"
         )
     lines += ["", "Tally per claim (holds / not separated / reversed / not judged: one seed):", ""]
     tally: dict[tuple[str, str], list[int]] = {}

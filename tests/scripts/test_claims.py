@@ -30,7 +30,11 @@ def test_margin_is_delta_over_pooled_std_with_welch_t():
     assert c.sigma == pytest.approx(math.sqrt((0.03**2 + 0.04**2) / 2))
     assert c.margin == pytest.approx(0.10 / c.sigma)
     assert c.welch_t == pytest.approx(0.10 / math.sqrt(0.03**2 / 3 + 0.04**2 / 3))
-    assert c.verdict == "holds" and c.metrics_above == (1, 1)
+    assert c.verdict == "holds" and c.metrics_above == (1, 1) and c.other_margins == ()
+    two = claims.compare("x", "t", "a", "b", {"m": (0.3, 0.03), "n": (0.1, 0.01)}, {"m": (0.2, 0.04), "n": (0.13, 0.01)},
+                         "m", (3, 3))
+    assert two.other_margins == (("n", pytest.approx(-3.0)),)
+    assert "| n -3.0 |" in claims.markdown([two])
     assert claims.compare("x", "t", "a", "b", {"m": (0.2, 0.05)}, {"m": (0.25, 0.05)}, "m", (3, 3)).verdict == (
         "not separated"
     )
