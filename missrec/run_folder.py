@@ -97,7 +97,7 @@ def lock_run_folder(folder: str | Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        holder = _written_pid(fd)
         os.close(fd)
         raise OutputError(f"{folder}: another process (pid {holder}) is running in this run folder; two processes "
                           "would mix their files. Fix: wait for it to finish or stop it, or choose another --output") from None
@@ -106,6 +106,11 @@ def lock_run_folder(folder: str | Path) -> None:
     if _held_lock is not None:
         os.close(_held_lock[1])  # closing the descriptor releases the previous run's lock
     _held_lock = (folder, fd)
+
+
+def _written_pid(fd: int) -> str:
+    """The pid the lock's holder wrote into the lock file (``?`` when it wrote none yet)."""
+    return os.read(fd, 32).decode(errors="replace").strip() or "?"
 
 
 def lock_holder(folder: str | Path) -> str | None:
@@ -117,7 +122,7 @@ def lock_holder(folder: str | Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return os.read(fd, 32).decode(errors="replace").strip() or "?"
+        return _written_pid(fd)
     finally:
         os.close(fd)  # also releases the shared lock when it was taken
     return None

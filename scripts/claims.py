@@ -64,7 +64,7 @@ def compare(claim: str, table: str, a: str, b: str, stats_a: dict, stats_b: dict
         return None
     (mean_a, std_a), (mean_b, std_b) = stats_a[metric], stats_b[metric]
     delta = mean_a - mean_b
-    sigma = math.sqrt((std_a**2 + std_b**2) / 2)
+    sigma = _pooled_std(std_a, std_b)
     se = math.sqrt(std_a**2 / max(seeds[0], 1) + std_b**2 / max(seeds[1], 1))
     welch = _ratio(delta, se)
     shared = sorted(set(stats_a) & set(stats_b))
@@ -80,9 +80,13 @@ def _ratio(delta: float, scale: float) -> float:
     return 0.0 if delta == 0 else math.copysign(math.inf, delta)
 
 
+def _pooled_std(std_a: float, std_b: float) -> float:
+    return math.sqrt((std_a**2 + std_b**2) / 2)
+
+
 def _margin(a: tuple[float, float], b: tuple[float, float]) -> float:
     """``mean_a - mean_b`` in pooled standard deviations, for ``(mean, std)`` pairs."""
-    return _ratio(a[0] - b[0], math.sqrt((a[1] ** 2 + b[1] ** 2) / 2))
+    return _ratio(a[0] - b[0], _pooled_std(a[1], b[1]))
 
 
 def _pairs_sequential(rows: dict[str, Any]) -> list[tuple[str, str, str, str]]:

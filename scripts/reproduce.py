@@ -311,10 +311,9 @@ def write_summary(out: Path, table: str, seeds: list[int]) -> str:
 
 
 def run_status(folder: Path) -> tuple[str, int | None]:
-    """``("done" | "running" | "stopped" | "to do", epochs done)`` of one run folder."""
-    results = folder / "results.json"
-    if results.is_file():
-        return "done", json.loads(results.read_text()).get("epochs_run")
+    """``("done" | "running" | "stopped" | "to do", epochs saved by an unfinished run)`` of one run folder."""
+    if (folder / "results.json").is_file():
+        return "done", None
     position = latest_position(folder) if folder.is_dir() else None
     epochs = position["epoch"] if position else None
     if folder.is_dir() and lock_holder(folder):
@@ -331,27 +330,27 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> s
     """Where each run of ``plan`` stands, and the work left estimated from the finished runs of the same model in
     the same table and dataset (their mean epochs run x seconds per epoch)."""
     finished: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
-    lines, left, unknown, counts = [], 0.0, 0, {}
+    unfinished, counts = [], {}
     for table, row in plan:
         for seed in seeds:
             folder = run_dir(out, table, row, seed)
-            if (folder / "results.json").is_file():
-                r = json.loads((folder / "results.json").read_text())
-                seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
-                finished.setdefault(_cost_group(table, row), []).append((r["epochs_run"], seconds))
-    for table, row in plan:
-        for seed in seeds:
-            state, epochs = run_status(run_dir(out, table, row, seed))
+            state, epochs = run_status(folder)
             counts[state] = counts.get(state, 0) + 1
-            if state == "done":
+            if state != "done":
+                unfinished.append((table, row, seed, state, epochs))
                 continue
-            lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
-            known = finished.get(_cost_group(table, row))
-            if known:
-                mean_epochs = statistics.mean(e for e, _ in known)
-                left += max(mean_epochs - (epochs or 0), 1) * statistics.mean(s for _, s in known)
-            else:
-                unknown += 1
+            r = json.loads((folder / "results.json").read_text())
+            seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
+            finished.setdefault(_cost_group(table, row), []).append((r["epochs_run"], seconds))
+    lines, left, unknown = [], 0.0, 0
+    for table, row, seed, state, epochs in unfinished:
+        lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
+        known = finished.get(_cost_group(table, row))
+        if known:
+            mean_epochs = statistics.mean(e for e, _ in known)
+            left += max(mean_epochs - (epochs or 0), 1) * statistics.mean(s for _, s in known)
+        else:
+            unknown += 1
     total = ", ".join(f"{n} {state}" for state, n in counts.items())
     estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs there"
     lines.append(f"{total}; {estimate}" + (f"; {unknown} runs without an estimate yet" if unknown else ""))
