@@ -45,11 +45,11 @@ def finish_run(results: Mapping[str, Any], valid_metric: str, title: str) -> Non
     """Write ``results.json`` and ``curves.png`` into ``results["output_dir"]`` and log the metrics table."""
     out = Path(results["output_dir"])
     write_results(out / "results.json", results)
-    plot_curves(results["history"], valid_metric, out / "curves.png")
+    curves = plot_curves(results["history"], valid_metric, out / "curves.png")
     logger = get_logger()
     subsets = {k: v for k, v in results.items() if k.startswith("test_") and k != "test_subset_rows" and v}
     logger.info(title + "\n" + metrics_table({"valid": results["valid"], "test": results["test"], **subsets}))
-    logger.info(f"results: {out / 'results.json'}; curves: {out / 'curves.png'}")
+    logger.info(f"results: {out / 'results.json'}" + (f"; curves: {curves}" if curves else " (no epoch trained: no curves)"))
 
 
 def metrics_table(results: Mapping[str, Mapping[str, float]], digits: int = 4) -> str:

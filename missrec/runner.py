@@ -62,6 +62,19 @@ def read_test_subsets(config, data: MultimodalSequentialDataset, test_split) -> 
             for name, path in subset_files(folder, config["dataset"]).items()}
 
 
+def check_zero_shot(pretrained, mode: str, epochs: int | None, resume: bool) -> None:
+    """A zero-shot evaluation needs a checkpoint and the inductive mode, and has no epochs to set or resume."""
+    if not pretrained:
+        raise ConfigError("--zero-shot evaluates a pre-trained checkpoint without training, and none was given. "
+                          "Fix: add -p <checkpoint>")
+    if mode != "inductive":
+        raise ConfigError(f"--zero-shot with -mode {mode}: transductive scores add an item-ID table that only "
+                          "training fills, so untrained they are noise. Fix: -mode inductive")
+    if epochs is not None or resume:
+        raise ConfigError("--zero-shot trains no epoch, so --epochs and --resume mean nothing with it. "
+                          "Fix: drop them")
+
+
 def ensure_dataset(config) -> None:
     """Prepare the embedded MovieLens-100K the first time it is used."""
     data_dir = Path(config["data_path"])
@@ -81,6 +94,7 @@ def run_finetune(
     props: Sequence[str | Path] = (),
     overwrite: bool = False,
     resume: bool = False,
+    zero_shot: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune (or train from scratch) one model on one dataset and evaluate it on the test split.
 
@@ -98,6 +112,7 @@ def run_finetune(
         props: extra props yaml files.
         overwrite: replace what ``output_dir`` holds (otherwise a non-empty folder is refused).
         resume: continue the unfinished run in ``output_dir`` from its last saved epoch (same configuration).
+        zero_shot: evaluate ``pretrained`` without any training step (inductive mode; also ``zero_shot=true``).
 
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, trainable parameters, paths.
@@ -112,7 +127,12 @@ def run_finetune(
         flags["device"] = device
     if epochs is not None:
         flags["epochs"] = epochs
+    if zero_shot:
+        flags["zero_shot"] = True
     config = build_config(entry.cls, dataset, "finetune", props, {**(overrides or {}), **flags})
+    zero_shot = bool(config["zero_shot"])
+    if zero_shot:
+        check_zero_shot(pretrained, mode, epochs, resume)
     source = read_pretrained(pretrained) if pretrained else None
     output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset, mode), overwrite, resume,
                                          config.final_config_dict)
@@ -150,11 +170,14 @@ def run_finetune(
 
     trainer = FinetuneTrainer(config, net, output_dir, checkpoint_meta={"data": fingerprint, "train_stage": MODES[mode]})
     show = bool(config["show_progress"])
-    if resume:
-        trainer.resume()
-    trainer.fit(train_loader, evaluator(valid_split.inter_feat), show_progress=show)
-    if trainer.best_epoch is None:
-        raise ConfigError("no epoch was trained, so there is no model to test. Fix: epochs >= 1")
+    if zero_shot:
+        untrained = trainer.evaluate_untrained(evaluator(valid_split.inter_feat), show_progress=show)
+    else:
+        if resume:
+            trainer.resume()
+        trainer.fit(train_loader, evaluator(valid_split.inter_feat), show_progress=show)
+        if trainer.best_epoch is None:
+            raise ConfigError("no epoch was trained, so there is no model to test. Fix: epochs >= 1")
     valid_result = trainer.best_valid_result
     test_result = trainer.evaluate(evaluator(test_split.inter_feat), load_best_model=True, show_progress=show)
     subset_results = {f"test_{name}": trainer.evaluate(evaluator(rows), load_best_model=False) if len(rows) else {}
@@ -164,6 +187,7 @@ def run_finetune(
         "model": model,
         "dataset": dataset,
         "mode": mode,
+        "zero_shot": untrained if zero_shot else None,
         "pretrained": str(pretrained) if pretrained else None,
         "pretrained_sha256": transfer["meta"].get("sha256") if transfer else None,
         "metric_definition": "legacy @K+1 (MISSRec's vendored RecBole)" if config["legacy_topk_offset"] else "standard @K",
@@ -180,7 +204,8 @@ def run_finetune(
         **trainer_summary(trainer),
         "output_dir": str(output_dir),
     }
-    title = f"{model} ({mode}) on {dataset}, best epoch {trainer.best_epoch}, {results['metric_definition']}"
+    stage = "zero-shot (no training)" if zero_shot else f"best epoch {trainer.best_epoch}"
+    title = f"{model} ({mode}) on {dataset}, {stage}, {results['metric_definition']}"
     finish_run(results, config["valid_metric"], title)
     remove_epoch_states(output_dir)
     return results

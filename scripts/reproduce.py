@@ -62,7 +62,8 @@ GRAPH_DATASETS = ["ML100K_general", "MLLatest_general"]
 PER_RUN_KEYS = {  # config.json keys that may differ between the seeds of one row
     "seed", "device", "show_progress", "data_path", "checkpoint_dir", "dataset_save_path", "dataloaders_save_path",
 }
-CLAIM_BEARING_ROWS = 6  # the first rows of sequential_rows: three models from scratch, MISSRec scratch vs pre-trained
+FIRST_ROWS = 8  # the rows of sequential_rows that run first: the claim-bearing ones (three models from scratch, MISSRec
+# scratch vs pre-trained) and the zero-shot ones (a minute each, what the checkpoints carry before any training)
 
 
 @dataclass(frozen=True)
@@ -77,23 +78,29 @@ class Row:
 
 def sequential_rows(dataset: str) -> list[Row]:
     """SASRec, UniSRec and MISSRec rows, claim-bearing first: the three models transductive from scratch, then
-    MISSRec scratch vs pre-trained in both settings, then the rest."""
+    MISSRec scratch vs pre-trained in both settings, then both checkpoints zero-shot (evaluated without training),
+    then the rest. ``init``: ``scratch``, ``pre-trained`` (fine-tuned from the checkpoint) or ``zero-shot``."""
 
-    def row(model: str, mode: str, pretrained: bool) -> Row:
-        init = "pre-trained" if pretrained else "scratch"
-        args = ("--model", model, "-mode", mode, "-d", dataset) + (("-p", CHECKPOINTS[model]) if pretrained else ())
+    def row(model: str, mode: str, init: str) -> Row:
+        args = ("--model", model, "-mode", mode, "-d", dataset)
+        if init != "scratch":
+            args += ("-p", CHECKPOINTS[model])
+        if init == "zero-shot":
+            args += ("--zero-shot",)
         return Row(f"{model}-{mode}-{init}", "finetune.py", args, {"model": model, "setting": mode, "init": init})
 
     order = [
-        ("MISSRec", "transductive", False),
-        ("UniSRec", "transductive", False),
-        ("SASRec", "transductive", False),
-        ("MISSRec", "transductive", True),
-        ("MISSRec", "inductive", False),
-        ("MISSRec", "inductive", True),
-        ("UniSRec", "transductive", True),
-        ("UniSRec", "inductive", False),
-        ("UniSRec", "inductive", True),
+        ("MISSRec", "transductive", "scratch"),
+        ("UniSRec", "transductive", "scratch"),
+        ("SASRec", "transductive", "scratch"),
+        ("MISSRec", "transductive", "pre-trained"),
+        ("MISSRec", "inductive", "scratch"),
+        ("MISSRec", "inductive", "pre-trained"),
+        ("MISSRec", "inductive", "zero-shot"),
+        ("UniSRec", "inductive", "zero-shot"),
+        ("UniSRec", "transductive", "pre-trained"),
+        ("UniSRec", "inductive", "scratch"),
+        ("UniSRec", "inductive", "pre-trained"),
     ]
     return [row(*spec) for spec in order]
 
@@ -122,8 +129,8 @@ def schedule(table: str) -> list[tuple[str, Row]]:
     if table != "all":
         return [(table, row) for row in table_rows(table)]
     sequential = list(SEQUENTIAL_DATASETS)
-    first = [(t, row) for t in sequential for row in table_rows(t)[:CLAIM_BEARING_ROWS]]
-    rest = [(t, row) for t in sequential for row in table_rows(t)[CLAIM_BEARING_ROWS:]]
+    first = [(t, row) for t in sequential for row in table_rows(t)[:FIRST_ROWS]]
+    rest = [(t, row) for t in sequential for row in table_rows(t)[FIRST_ROWS:]]
     return first + rest + [("graph", row) for row in table_rows("graph")]
 
 
@@ -238,11 +245,12 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
                 if all(key in r and r[key] for r in runs):
                     entry[key] = {m: _mean_std([r[key][m] for r in runs]) for m in sorted(runs[0][key])}
                     entry[f"{key}_rows"] = runs[0].get("test_subset_rows", {}).get(key)
-            entry["best_epoch"] = _mean_std([r["best_epoch"] for r in runs])
+            trained = all(r["history"] for r in runs)  # zero-shot runs train no epoch
+            entry["best_epoch"] = _mean_std([r["best_epoch"] for r in runs]) if trained else None
             entry["epochs_run"] = _mean_std([r["epochs_run"] for r in runs])
             entry["seconds_per_epoch"] = _mean_std(
                 [statistics.mean(h["train_seconds"] for h in r["history"]) for r in runs]
-            )
+            ) if trained else None
         rows[row.name] = entry
     described = "; ".join(sorted(machines)) if machines else machine()
     return {"table": table, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
@@ -276,9 +284,9 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
             "" if row["seeds_done"] >= row["seeds_asked"] else " pending"
         )
         cells = [_cell(row["test"], m, row["seeds_done"]) for m in metrics]
+        best, per_epoch = (f"{row[k][0]:.1f}" if row[k] else "–" for k in ("best_epoch", "seconds_per_epoch"))
         lines.append(
-            f"| {name} | {done} | " + " | ".join(cells) + f" | {row['best_epoch'][0]:.1f} | "
-            f"{row['epochs_run'][0]:.1f} | {row['seconds_per_epoch'][0]:.1f} |"
+            f"| {name} | {done} | " + " | ".join(cells) + f" | {best} | {row['epochs_run'][0]:.1f} | {per_epoch} |"
         )
     news = {n: r for n, r in summary["rows"].items() if "test_new_items" in r}
     sizes = {r["test_new_items_rows"] for r in news.values() if r.get("test_new_items_rows")}
@@ -321,9 +329,9 @@ def run_status(folder: Path) -> tuple[str, int | None]:
     return ("stopped", epochs) if position else ("to do", None)
 
 
-def _cost_group(table: str, row: Row) -> tuple[str, str, str]:
-    """Runs whose cost is alike: the same table, model and dataset."""
-    return table, row.labels.get("model", row.name), row.labels.get("dataset", "")
+def _cost_group(table: str, row: Row) -> tuple[str, str, str, bool]:
+    """Runs whose cost is alike: the same table, model and dataset, trained or zero-shot."""
+    return table, row.labels.get("model", row.name), row.labels.get("dataset", ""), row.labels.get("init") == "zero-shot"
 
 
 def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> str:

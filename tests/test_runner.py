@@ -72,3 +72,27 @@ def test_cli_reports_bad_input_in_one_line(tiny_data, in_tmp_cwd, capsys):
     assert "nowhere.train.inter: expected a benchmark split file" in capsys.readouterr().err
     assert main(["--model", "SASRec", "-mode", "inductive", "-d", "tiny", f"data_path={tiny_data}"]) == 2
     assert "SASRec has no inductive mode" in capsys.readouterr().err
+
+
+def test_zero_shot_evaluates_the_checkpoint_without_a_training_step(tiny_data, in_tmp_cwd, capsys):
+    overrides = tiny_overrides(tiny_data, learning_rate=0.01, topk=[10], stopping_step=3)
+    source = run_finetune("MISSRec", "tiny", "inductive", epochs=12, output_dir=in_tmp_cwd / "src", overrides=overrides)
+    out = in_tmp_cwd / "zero"
+    results = run_finetune("MISSRec", "tiny", "inductive", pretrained=source["checkpoint"], output_dir=out,
+                           overrides=overrides, zero_shot=True)
+    assert results["test"]["hit@10"] > 2 * RANDOM_HIT10  # what the checkpoint learned, with interests found anew
+    assert results["best_epoch"] is None and results["epochs_run"] == 0 and results["history"] == []
+    assert results["zero_shot"]["interest_clusters"] == 48 and not (out / "curves.png").exists()
+    before, _ = load_checkpoint(source["checkpoint"])
+    after, meta = load_checkpoint(out / "checkpoints" / "best")
+    assert meta["epoch"] == -1 and all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("interest"))
+    assert json.loads((out / "config.json").read_text())["zero_shot"] is True
+
+    checkpoint = source["checkpoint"]
+    for argv, expected in (
+        (["-mode", "inductive", "--zero-shot"], "none was given. Fix: add -p <checkpoint>"),
+        (["-p", checkpoint, "--zero-shot"], "--zero-shot with -mode transductive"),
+        (["-mode", "inductive", "-p", checkpoint, "--zero-shot", "--epochs", "3"], "--epochs and --resume mean nothing"),
+    ):
+        assert main([*argv, "-d", "tiny", "--output", str(in_tmp_cwd / "refused"), f"data_path={tiny_data}"]) == 2
+        assert expected in capsys.readouterr().err and not (in_tmp_cwd / "refused").exists()

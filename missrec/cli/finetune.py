@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune MISSRec (or a baseline) on a benchmark dataset; prints the valid/test metrics table "
         "and writes results.json, curves.png, TensorBoard scalars and the best checkpoint to the output folder.",
         epilog="examples:\n  python finetune.py\n  python finetune.py -mode inductive -p saved/MISSRec-ML1M_genres-3.safetensors\n"
+        "  python finetune.py -mode inductive -p saved/MISSRec-ML1M_genres-3.safetensors --zero-shot\n"
         "  python finetune.py -d Scientific_mm_full --device cuda legacy_topk_offset=true",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-mode", "--mode", default="transductive", choices=sorted(MODES), help="with item IDs (transductive) or without (default: %(default)s)")
     parser.add_argument("-p", "--pretrained", default=None, help="pre-trained checkpoint to transfer from: ours "
                         "(.safetensors) or the authors' MISSRec/UniSRec .pth (read without unpickling code)")
+    parser.add_argument("--zero-shot", action="store_true", help="evaluate the pre-trained checkpoint on the "
+                        "dataset without training (needs -p and -mode inductive; MISSRec discovers its interests first)")
     sequential = sorted(name for name, entry in MODELS.items() if entry.kind == "sequential")
     parser.add_argument("--model", default="MISSRec", choices=sequential, help="model (default: %(default)s)")
     return parser
@@ -44,4 +47,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         props=args.props,
         overwrite=args.overwrite,
         resume=args.resume,
+        zero_shot=args.zero_shot,
     ))

@@ -215,6 +215,22 @@ class FinetuneTrainer(Trainer):
         self.tensorboard.flush()
         return self.best_valid_score, self.best_valid_result
 
+    def evaluate_untrained(self, valid_data: Evaluator, show_progress: bool = False) -> dict[str, Any]:
+        """Zero-shot: prepare the model as an epoch start does (``pre_epoch``: MISSRec discovers its interests over
+        this dataset's items), validate it without any training step and save it as the best checkpoint (epoch -1,
+        ``best_epoch`` stays None). Returns what the hook reported and the validation time."""
+        self.current_epoch = 0
+        pre_epoch = getattr(self.model, "pre_epoch", None)
+        record: dict[str, Any] = dict(pre_epoch(self) or {}) if pre_epoch is not None else {}
+        t0 = time.perf_counter()
+        result = valid_data.run(self.model, show_progress=show_progress, desc="Valid zero-shot")
+        record["valid_seconds"] = time.perf_counter() - t0
+        self.best_valid_result, self.best_valid_score = result, result[self.valid_metric]
+        self._save_checkpoint(-1, verbose=False)
+        self.logger.info(f"zero-shot: valid {self.valid_metric} {self.best_valid_score:.4f} "
+                         f"({record['valid_seconds']:.1f}s), no training step")
+        return record
+
     # ---- resumable state ---------------------------------------------------------------------------------------
     def save_state(self, next_epoch: int) -> None:
         """Save what the epoch ``next_epoch`` starts from (:func:`~missrec.trainers.epoch_state.save_epoch_state`)."""

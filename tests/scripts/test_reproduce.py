@@ -34,27 +34,31 @@ def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int, hardw
 
 def test_tables_list_every_row_once_claim_bearing_first():
     rows = reproduce.table_rows("ml100k")
-    assert len(rows) == 9 and len({r.name for r in rows}) == 9
+    assert len(rows) == 11 and len({r.name for r in rows}) == 11
     assert [r.name for r in rows[:3]] == [
         "MISSRec-transductive-scratch",
         "UniSRec-transductive-scratch",
         "SASRec-transductive-scratch",
     ]
-    assert all("-p" in r.args for r in rows if r.labels["init"] == "pre-trained")
+    assert all("-p" in r.args and "--zero-shot" not in r.args for r in rows if r.labels["init"] == "pre-trained")
+    zero_shot = [r for r in rows if r.labels["init"] == "zero-shot"]
+    assert [r.name for r in zero_shot] == ["MISSRec-inductive-zero-shot", "UniSRec-inductive-zero-shot"]
+    assert all({"-p", "--zero-shot"} <= set(r.args) and r.labels["setting"] == "inductive" for r in zero_shot)
     graph = reproduce.table_rows("graph")
     assert len(graph) == 2 * len(reproduce.GRAPH_MODELS) and all(r.entry == "train_graph.py" for r in graph)
 
 
-def test_all_runs_the_claim_bearing_rows_of_both_datasets_first_then_the_rest_then_graph(tmp_path, monkeypatch):
+def test_all_runs_the_claim_bearing_and_zero_shot_rows_of_both_datasets_first_then_the_rest_then_graph(tmp_path, monkeypatch):
     order = reproduce.schedule("all")
-    n = reproduce.CLAIM_BEARING_ROWS
+    n = reproduce.FIRST_ROWS
     assert [t for t, _ in order[: 2 * n]] == ["ml100k"] * n + ["mllatest"] * n
     assert {r.name for _, r in order[:n]} == {
         "MISSRec-transductive-scratch", "UniSRec-transductive-scratch", "SASRec-transductive-scratch",
         "MISSRec-transductive-pre-trained", "MISSRec-inductive-scratch", "MISSRec-inductive-pre-trained",
+        "MISSRec-inductive-zero-shot", "UniSRec-inductive-zero-shot",
     }
-    assert [t for t, _ in order[2 * n : 18]] == ["ml100k"] * 3 + ["mllatest"] * 3
-    assert all(t == "graph" for t, _ in order[18:]) and len(order) == 18 + 2 * len(reproduce.GRAPH_MODELS)
+    assert [t for t, _ in order[2 * n : 22]] == ["ml100k"] * 3 + ["mllatest"] * 3
+    assert all(t == "graph" for t, _ in order[22:]) and len(order) == 22 + 2 * len(reproduce.GRAPH_MODELS)
     ran = []
     monkeypatch.setattr(reproduce, "run_one", lambda out, table, row, seed, device: ran.append((table, row.name, seed)))
     assert reproduce.main(["all", "--seeds", "1", "2", "--out", str(tmp_path)]) == 0
@@ -78,6 +82,19 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
     assert f"| {rows[1].name} | pending (`python scripts/reproduce.py mllatest --seeds 1 2 3`)" in text
     assert "(new items, 211 users):" in text and first["test_new_items_rows"] == 211
+
+
+def test_a_zero_shot_row_has_no_best_epoch_nor_epoch_time(tmp_path):
+    row = next(r for r in reproduce.table_rows("ml100k") if r.labels["init"] == "zero-shot")
+    for seed in (1, 2):
+        fake_run(tmp_path, "ml100k", row, seed, 0.02 * seed, best=0)
+        results = reproduce.run_dir(tmp_path, "ml100k", row, seed) / "results.json"
+        untrained = {**json.loads(results.read_text()), "best_epoch": None, "epochs_run": 0, "history": []}
+        results.write_text(json.dumps(untrained))
+    summary = reproduce.summarise(tmp_path, "ml100k", [1, 2])
+    entry = summary["rows"][row.name]
+    assert entry["best_epoch"] is None and entry["seconds_per_epoch"] is None and entry["epochs_run"][0] == 0
+    assert f"| {row.name} | 2/2 | 0.0300 ± 0.0141 | – | 0.0 | – |" in reproduce.markdown(summary, ["hit@10"])
 
 
 def test_one_seed_shows_its_value_without_a_spread_and_the_header_names_the_runs_hardware(tmp_path):
