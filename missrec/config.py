@@ -62,6 +62,11 @@ def _keys_of(paths: Iterable[Path]) -> set[str]:
     return keys
 
 
+def explicit_keys(extra_props: Sequence[str | Path], overrides: Mapping[str, Any]) -> set[str]:
+    """The keys a run sets beyond the default props: its overrides and the keys of its extra props files."""
+    return set(overrides) | _keys_of(map(Path, extra_props))
+
+
 def known_keys(model_name: str) -> set[str]:
     """Every key a config may set: RecBole's overall/dataset/model defaults, all our props and runtime keys."""
     recbole_files = [

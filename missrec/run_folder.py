@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -128,14 +128,16 @@ def lock_holder(folder: str | Path) -> str | None:
     return None
 
 
-def prepare_training_folder(folder: str | Path, overwrite: bool, resume: bool, config: Mapping[str, Any]) -> Path:
+def prepare_training_folder(folder: str | Path, overwrite: bool, resume: bool, config: Mapping[str, Any],
+                            explicit_keys: Collection[str] = ()) -> Path:
     """The run folder of a fine-tuning or graph run: a resumed run keeps its own folder (checked to hold an
-    unfinished run of the same configuration); a new run gets an empty one, and a folder holding an unfinished run's
-    state is never taken over without ``overwrite``."""
+    unfinished run of the same configuration; ``explicit_keys``: the keys this run sets beyond the defaults, see
+    :func:`~missrec.trainers.epoch_state.check_resume`); a new run gets an empty one, and a folder holding an
+    unfinished run's state is never taken over without ``overwrite``."""
     if resume and overwrite:
         raise ConfigError("--resume continues the run in --output and --overwrite starts it again there. Fix: pass one")
     if resume:
-        check_resume(folder, config)
+        check_resume(folder, config, explicit_keys)
         return prepare_run_folder(folder, keep=True)
     if saved_states(folder) and not overwrite:
         raise OutputError(f"{folder}: holds an unfinished run's resumable state (state/). Fix: add --resume to "

@@ -10,7 +10,7 @@ from typing import Any
 from recbole.data.interaction import Interaction
 from recbole.utils import init_seed
 
-from missrec.config import build_config
+from missrec.config import build_config, explicit_keys
 from missrec.data.dataset import MultimodalSequentialDataset
 from missrec.data.loaders import DeviceBatchLoader
 from missrec.data.prepare import ml100k
@@ -112,7 +112,7 @@ def run_finetune(
         props: extra props yaml files.
         overwrite: replace what ``output_dir`` holds (otherwise a non-empty folder is refused).
         resume: continue the unfinished run in ``output_dir`` from its last saved epoch (same configuration).
-        zero_shot: evaluate ``pretrained`` without any training step (inductive mode; also ``zero_shot=true``).
+        zero_shot: evaluate ``pretrained`` without any training step (inductive mode); ``results.json`` says so.
 
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, trainable parameters, paths.
@@ -128,14 +128,13 @@ def run_finetune(
     if epochs is not None:
         flags["epochs"] = epochs
     if zero_shot:
-        flags["zero_shot"] = True
-    config = build_config(entry.cls, dataset, "finetune", props, {**(overrides or {}), **flags})
-    zero_shot = bool(config["zero_shot"])
-    if zero_shot:
         check_zero_shot(pretrained, mode, epochs, resume)
+    settings = {**(overrides or {}), **flags}
+    config = build_config(entry.cls, dataset, "finetune", props, settings)
     source = read_pretrained(pretrained) if pretrained else None
     output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset, mode), overwrite, resume,
-                                         config.final_config_dict)
+                                         config.final_config_dict,
+                                         explicit_keys(props, settings))
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
     ensure_dataset(config)

@@ -9,7 +9,7 @@ from typing import Any
 from recbole.utils import init_seed
 
 from missrec.compat import SafeConfig
-from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config
+from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config, explicit_keys
 from missrec.data.general import BPRTrainLoader, GeneralDataset, load_general_dataset
 from missrec.data.general.ml100k import NAME as ML100K_GENERAL
 from missrec.errors import ConfigError, DataError
@@ -113,9 +113,11 @@ def run_general(
         flags["device"] = device
     if epochs is not None:
         flags["epochs"] = epochs
-    config = build_general_config(entry.cls, dataset, props, {**(overrides or {}), **flags})
+    settings = {**(overrides or {}), **flags}
+    config = build_general_config(entry.cls, dataset, props, settings)
     output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset), overwrite, resume,
-                                         config.final_config_dict)
+                                         config.final_config_dict,
+                                         explicit_keys(props, settings))
     logger = run_logger(output_dir)
     init_seed(config["seed"], config["reproducibility"])
 

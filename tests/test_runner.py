@@ -86,7 +86,7 @@ def test_zero_shot_evaluates_the_checkpoint_without_a_training_step(tiny_data, i
     before, _ = load_checkpoint(source["checkpoint"])
     after, meta = load_checkpoint(out / "checkpoints" / "best")
     assert meta["epoch"] == -1 and all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("interest"))
-    assert json.loads((out / "config.json").read_text())["zero_shot"] is True
+    assert json.loads((out / "results.json").read_text())["zero_shot"]["interest_clusters"] == 48
 
     checkpoint = source["checkpoint"]
     for argv, expected in (

@@ -22,7 +22,7 @@ import io
 import json
 import random
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +150,11 @@ def remove_epoch_states(output_dir: str | Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def check_resume(output_dir: str | Path, config: Mapping[str, Any]) -> None:
+def check_resume(output_dir: str | Path, config: Mapping[str, Any], explicit_keys: Collection[str] = ()) -> None:
     """Before a resumed run reads any data: the folder holds an unfinished run's state, and that run's
-    ``config.json`` equals this configuration except for :data:`RESUMABLE_CHANGES`."""
+    ``config.json`` equals this configuration except for :data:`RESUMABLE_CHANGES`. A key the saved run predates
+    (absent from its ``config.json``, added to the props since) is no change when this run leaves it at its default,
+    i.e. sets it in none of ``explicit_keys`` (its overrides, flags and extra props files)."""
     folder = Path(output_dir)
     if (folder / "results.json").is_file():
         raise ConfigError(f"--resume: {folder} holds a finished run (results.json), nothing to resume. Fix: read "
@@ -166,10 +168,14 @@ def check_resume(output_dir: str | Path, config: Mapping[str, Any]) -> None:
         raise ConfigError(f"--resume: {folder / 'config.json'} is missing or unreadable ({e}), so the run cannot be "
                           "checked to be the same. Fix: start the run again (--overwrite)") from e
     current = json.loads(json.dumps(dict(config), default=str))
+    added = {k for k in current.keys() - saved.keys() if k not in explicit_keys}
     changed = sorted(k for k in set(saved) | set(current)
-                     if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
+                     if k not in RESUMABLE_CHANGES and k not in added and saved.get(k) != current.get(k))
     if changed:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:4])
         raise ConfigError(f"--resume: {folder} holds a run with another configuration ({shown}"
                           f"{f' and {len(changed) - 4} more' if len(changed) > 4 else ''}); continuing it would mix "
                           "two runs. Fix: resume with the same command, or start a new run with another --output")
+    if added:
+        get_logger().info(f"resuming a run saved before these keys existed; they keep their defaults: "
+                          f"{', '.join(f'{k}={current[k]!r}' for k in sorted(added))}")
