@@ -62,8 +62,9 @@ GRAPH_DATASETS = ["ML100K_general", "MLLatest_general"]
 PER_RUN_KEYS = {  # config.json keys that may differ between the seeds of one row
     "seed", "device", "show_progress", "data_path", "checkpoint_dir", "dataset_save_path", "dataloaders_save_path",
 }
-FIRST_ROWS = 8  # the rows of sequential_rows that run first: the claim-bearing ones (three models from scratch, MISSRec
-# scratch vs pre-trained) and the zero-shot ones (a minute each, what the checkpoints carry before any training)
+FIRST_ROWS = 9  # the rows of sequential_rows that run first: the claim-bearing ones (three models from scratch, MISSRec
+# scratch vs pre-trained), then the zero-shot ones and Pop (seconds each: what the checkpoints carry before any
+# training, and the popularity floor to read them against)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ class Row:
 
 def sequential_rows(dataset: str) -> list[Row]:
     """SASRec, UniSRec and MISSRec rows, claim-bearing first: the three models transductive from scratch, then
-    MISSRec scratch vs pre-trained in both settings, then both checkpoints zero-shot (evaluated without training),
-    then the rest. ``init``: ``scratch``, ``pre-trained`` (fine-tuned from the checkpoint) or ``zero-shot``."""
+    MISSRec scratch vs pre-trained in both settings, then both checkpoints zero-shot (evaluated without training) and
+    the most-popular baseline, then the rest. ``init``: ``scratch``, ``pre-trained`` (fine-tuned from the checkpoint) or ``zero-shot``."""
 
     def row(model: str, mode: str, init: str) -> Row:
         args = ("--model", model, "-mode", mode, "-d", dataset)
@@ -98,6 +99,7 @@ def sequential_rows(dataset: str) -> list[Row]:
         ("MISSRec", "inductive", "pre-trained"),
         ("MISSRec", "inductive", "zero-shot"),
         ("UniSRec", "inductive", "zero-shot"),
+        ("Pop", "transductive", "scratch"),
         ("UniSRec", "transductive", "pre-trained"),
         ("UniSRec", "inductive", "scratch"),
         ("UniSRec", "inductive", "pre-trained"),

@@ -34,7 +34,7 @@ def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int, hardw
 
 def test_tables_list_every_row_once_claim_bearing_first():
     rows = reproduce.table_rows("ml100k")
-    assert len(rows) == 11 and len({r.name for r in rows}) == 11
+    assert len(rows) == 12 and len({r.name for r in rows}) == 12
     assert [r.name for r in rows[:3]] == [
         "MISSRec-transductive-scratch",
         "UniSRec-transductive-scratch",
@@ -48,17 +48,17 @@ def test_tables_list_every_row_once_claim_bearing_first():
     assert len(graph) == 2 * len(reproduce.GRAPH_MODELS) and all(r.entry == "train_graph.py" for r in graph)
 
 
-def test_all_runs_the_claim_bearing_and_zero_shot_rows_of_both_datasets_first_then_the_rest_then_graph(tmp_path, monkeypatch):
+def test_all_runs_the_claim_bearing_zero_shot_and_pop_rows_of_both_datasets_first_then_the_rest_then_graph(tmp_path, monkeypatch):
     order = reproduce.schedule("all")
     n = reproduce.FIRST_ROWS
     assert [t for t, _ in order[: 2 * n]] == ["ml100k"] * n + ["mllatest"] * n
     assert {r.name for _, r in order[:n]} == {
         "MISSRec-transductive-scratch", "UniSRec-transductive-scratch", "SASRec-transductive-scratch",
         "MISSRec-transductive-pre-trained", "MISSRec-inductive-scratch", "MISSRec-inductive-pre-trained",
-        "MISSRec-inductive-zero-shot", "UniSRec-inductive-zero-shot",
+        "MISSRec-inductive-zero-shot", "UniSRec-inductive-zero-shot", "Pop-transductive-scratch",
     }
-    assert [t for t, _ in order[2 * n : 22]] == ["ml100k"] * 3 + ["mllatest"] * 3
-    assert all(t == "graph" for t, _ in order[22:]) and len(order) == 22 + 2 * len(reproduce.GRAPH_MODELS)
+    assert [t for t, _ in order[2 * n : 24]] == ["ml100k"] * 3 + ["mllatest"] * 3
+    assert all(t == "graph" for t, _ in order[24:]) and len(order) == 24 + 2 * len(reproduce.GRAPH_MODELS)
     ran = []
     monkeypatch.setattr(reproduce, "run_one", lambda out, table, row, seed, device: ran.append((table, row.name, seed)))
     assert reproduce.main(["all", "--seeds", "1", "2", "--out", str(tmp_path)]) == 0
