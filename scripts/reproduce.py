@@ -422,8 +422,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def handle_interrupts() -> None:
+    """SIGINT and SIGTERM stop the table and its runs (each keeping its last epoch's state). Started in the
+    background (``nohup ... &`` from a script) a process inherits an ignored SIGINT, and its runs would too: handling
+    it here makes ``kill -INT`` work, and the runs start with the default (exec resets a handled signal)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
+
+
+if __name__ == "__main__":
+    handle_interrupts()
     try:
         raise SystemExit(main())
     except KeyboardInterrupt:

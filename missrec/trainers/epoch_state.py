@@ -152,9 +152,10 @@ def remove_epoch_states(output_dir: str | Path) -> None:
 
 def check_resume(output_dir: str | Path, config: Mapping[str, Any], explicit_keys: Collection[str] = ()) -> None:
     """Before a resumed run reads any data: the folder holds an unfinished run's state, and that run's
-    ``config.json`` equals this configuration except for :data:`RESUMABLE_CHANGES`. A key the saved run predates
-    (absent from its ``config.json``, added to the props since) is no change when this run leaves it at its default,
-    i.e. sets it in none of ``explicit_keys`` (its overrides, flags and extra props files)."""
+    ``config.json`` equals this configuration except for :data:`RESUMABLE_CHANGES` and changes of the code's keys: a
+    key the saved run predates (absent from its ``config.json``, added to the props since) is no change when this run
+    leaves it at its default, i.e. sets it in none of ``explicit_keys`` (its overrides, flags and extra props files);
+    a key the code no longer has (absent from this configuration) is read by nothing, so it is no change either."""
     folder = Path(output_dir)
     if (folder / "results.json").is_file():
         raise ConfigError(f"--resume: {folder} holds a finished run (results.json), nothing to resume. Fix: read "
@@ -169,8 +170,9 @@ def check_resume(output_dir: str | Path, config: Mapping[str, Any], explicit_key
                           "checked to be the same. Fix: start the run again (--overwrite)") from e
     current = json.loads(json.dumps(dict(config), default=str))
     added = {k for k in current.keys() - saved.keys() if k not in explicit_keys}
-    changed = sorted(k for k in set(saved) | set(current)
-                     if k not in RESUMABLE_CHANGES and k not in added and saved.get(k) != current.get(k))
+    removed = saved.keys() - current.keys()
+    changed = sorted(k for k in set(saved) | set(current) if k not in RESUMABLE_CHANGES | added | removed
+                     and saved.get(k) != current.get(k))
     if changed:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:4])
         raise ConfigError(f"--resume: {folder} holds a run with another configuration ({shown}"
@@ -179,3 +181,6 @@ def check_resume(output_dir: str | Path, config: Mapping[str, Any], explicit_key
     if added:
         get_logger().info(f"resuming a run saved before these keys existed; they keep their defaults: "
                           f"{', '.join(f'{k}={current[k]!r}' for k in sorted(added))}")
+    if removed:
+        get_logger().info(f"resuming a run saved with keys this code no longer has (ignored): "
+                          f"{', '.join(f'{k}={saved[k]!r}' for k in sorted(removed))}")

@@ -162,6 +162,22 @@ def test_stopping_the_table_stops_its_runs(tmp_path):
     assert not thread.is_alive() and not reproduce.RUNNING
 
 
+def test_a_table_started_with_sigint_ignored_still_stops_on_it_and_so_do_its_runs():
+    import subprocess
+
+    child = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    table = (f"import importlib.util, subprocess, sys, signal; "
+             f"spec = importlib.util.spec_from_file_location('reproduce', {str(ROOT / 'scripts' / 'reproduce.py')!r}); "
+             "m = importlib.util.module_from_spec(spec); sys.modules['reproduce'] = m; spec.loader.exec_module(m); "
+             "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN); m.handle_interrupts(); "
+             "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True); "
+             f"subprocess.run([sys.executable, '-c', {child!r}])")
+    background = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "  # as `nohup ... &` in a script
+                  f"os.execv(sys.executable, [sys.executable, '-c', {table!r}])")
+    out = subprocess.run([sys.executable, "-c", background], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr  # inherited ignored; handled; the run's default
+
+
 def test_status_lists_unfinished_runs_with_their_saved_epochs_and_estimates_the_work_left(tmp_path, capsys):
     rows = reproduce.table_rows("ml100k")
     fake_run(tmp_path, "ml100k", rows[0], 1, 0.10, best=5)  # 16 epochs of 15 s
