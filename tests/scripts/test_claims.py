@@ -68,6 +68,18 @@ def test_sequential_claims_cover_ordering_pretraining_and_new_items(tmp_path):
     assert "- mllatest, UniSRec ≥ SASRec: 0 / 0 / 1 / 0" in text
 
 
+def test_every_sequential_row_is_compared_with_the_popularity_floor():
+    rows = {"MISSRec-inductive-zero-shot": row(0.012, 0.001), "SASRec-transductive-scratch": row(0.06, 0.002),
+            "Pop-transductive-scratch": row(0.01, 0.0)}
+    found = {(c.claim, c.a, c.verdict) for c in claims.table_claims({"table": "mllatest", "rows": rows})}
+    assert found == {
+        ("above Pop (sanity floor)", "MISSRec-inductive-zero-shot", "holds"),
+        ("above Pop on new items (sanity floor)", "MISSRec-inductive-zero-shot", "not separated"),  # 0.006 vs 0.005
+        ("above Pop (sanity floor)", "SASRec-transductive-scratch", "holds"),
+        ("above Pop on new items (sanity floor)", "SASRec-transductive-scratch", "holds"),
+    }
+
+
 def test_tally_counts_one_seed_comparisons_apart_from_not_separated():
     rows = {
         "MISSRec-transductive-scratch": row(0.06, 0.002),
