@@ -148,7 +148,8 @@ def markdown(comparisons: list[Comparison]) -> str:
     lines = [
         "# The papers' claims (and the popularity floor) against the converged tables",
         "",
-        f"Δ in pooled standard deviations over seeds; holds when Δ ≥ {SEPARATION:g}σ, reversed when Δ ≤ −{SEPARATION:g}σ.",
+        f"Δ in pooled standard deviations over seeds; holds when Δ ≥ {SEPARATION:g}σ, reversed when Δ ≤ −{SEPARATION:g}σ "
+        "(±∞: neither row varies over its seeds, e.g. Pop and UniSRec zero-shot, so any difference is exact).",
         "",
         "| table | claim | A | B | metric | A − B | Δ/σ | Welch t | seeds | A above on | verdict | Δ/σ on the other metrics |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
