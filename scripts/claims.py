@@ -106,6 +106,9 @@ def _pairs_sequential(rows: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             pair = (f"{model}-{setting}-pre-trained", f"{model}-{setting}-scratch")
             pairs.append((f"pre-training helps ({setting})", *pair, "test"))
             pairs.append((f"pre-training helps on new items ({setting})", *pair, "test_new_items"))
+    pair = ("MISSRec-transductive-pre-trained-unfrozen", "MISSRec-transductive-scratch")  # is freezing the cause?
+    pairs.append(("pre-training helps (transductive, transformer fine-tuned too)", *pair, "test"))
+    pairs.append(("pre-training helps on new items (transductive, transformer fine-tuned too)", *pair, "test_new_items"))
     for name in rows:  # not the papers': every row should clear the floor, zero-shot rows say what transfers
         if name != POP_ROW:
             pairs.append(("above Pop (sanity floor)", name, POP_ROW, "test"))

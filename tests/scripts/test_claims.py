@@ -109,3 +109,10 @@ def test_no_tables_is_one_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         claims.main(["--results", str(tmp_path)])
     assert "run `python scripts/reproduce.py ml100k`" in capsys.readouterr().err
+
+
+def test_the_unfrozen_transfer_is_judged_against_scratch():
+    rows = {"MISSRec-transductive-scratch": row(0.06, 0.002), "MISSRec-transductive-pre-trained-unfrozen": row(0.07, 0.002)}
+    found = {(c.claim, c.verdict) for c in claims.table_claims({"table": "mllatest", "rows": rows})}
+    assert found == {("pre-training helps (transductive, transformer fine-tuned too)", "holds"),
+                     ("pre-training helps on new items (transductive, transformer fine-tuned too)", "holds")}

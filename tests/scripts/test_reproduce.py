@@ -34,7 +34,7 @@ def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int, hardw
 
 def test_tables_list_every_row_once_claim_bearing_first():
     rows = reproduce.table_rows("ml100k")
-    assert len(rows) == 12 and len({r.name for r in rows}) == 12
+    assert len(rows) == 13 and len({r.name for r in rows}) == 13
     assert [r.name for r in rows[:3]] == [
         "MISSRec-transductive-scratch",
         "UniSRec-transductive-scratch",
@@ -44,6 +44,7 @@ def test_tables_list_every_row_once_claim_bearing_first():
     zero_shot = [r for r in rows if r.labels["init"] == "zero-shot"]
     assert [r.name for r in zero_shot] == ["MISSRec-inductive-zero-shot", "UniSRec-inductive-zero-shot"]
     assert all({"-p", "--zero-shot"} <= set(r.args) and r.labels["setting"] == "inductive" for r in zero_shot)
+    assert rows[-1].name == "MISSRec-transductive-pre-trained-unfrozen" and "fix_enc=false" in rows[-1].args
     graph = reproduce.table_rows("graph")
     assert len(graph) == 2 * len(reproduce.GRAPH_MODELS) and all(r.entry == "train_graph.py" for r in graph)
 
@@ -57,8 +58,8 @@ def test_all_runs_the_claim_bearing_zero_shot_and_pop_rows_of_both_datasets_firs
         "MISSRec-transductive-pre-trained", "MISSRec-inductive-scratch", "MISSRec-inductive-pre-trained",
         "MISSRec-inductive-zero-shot", "UniSRec-inductive-zero-shot", "Pop-transductive-scratch",
     }
-    assert [t for t, _ in order[2 * n : 24]] == ["ml100k"] * 3 + ["mllatest"] * 3
-    assert all(t == "graph" for t, _ in order[24:]) and len(order) == 24 + 2 * len(reproduce.GRAPH_MODELS)
+    assert [t for t, _ in order[2 * n : 26]] == ["ml100k"] * 4 + ["mllatest"] * 4
+    assert all(t == "graph" for t, _ in order[26:]) and len(order) == 26 + 2 * len(reproduce.GRAPH_MODELS)
     ran = []
     monkeypatch.setattr(reproduce, "run_one", lambda out, table, row, seed, device: ran.append((table, row.name, seed)))
     assert reproduce.main(["all", "--seeds", "1", "2", "--out", str(tmp_path)]) == 0
