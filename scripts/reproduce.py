@@ -146,8 +146,13 @@ def run_dir(out: Path, table: str, row: Row, seed: int) -> Path:
 
 
 def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[str, int, float]:
-    """Run one (row, seed) in a fresh process with one thread; returns (row, seed, seconds)."""
+    """Run one (row, seed) in a fresh process with one thread; returns (row, seed, seconds). A run another process
+    holds (another table command on the same folder) is skipped, not launched to be refused."""
     folder = run_dir(out, table, row, seed)
+    holder = lock_holder(folder) if folder.is_dir() else None
+    if holder:
+        print(f"{row.name} seed {seed}: skipped, another process (pid {holder}) is running it", flush=True)
+        return row.name, seed, 0.0
     cmd = [
         sys.executable,
         row.entry,

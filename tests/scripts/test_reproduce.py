@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -132,6 +133,18 @@ def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path,
     assert "--resume" in commands[1] and "--overwrite" not in commands[1]
     log = (tmp_path / "runs" / "ml100k" / f"{row.name}-seed1.stdout").read_text()
     assert log.count("==== ") == 2 and "--overwrite" in log and "--resume" in log  # both attempts kept
+
+
+def test_a_run_another_process_holds_is_skipped_not_launched(tmp_path, monkeypatch, capsys):
+    from missrec.run_folder import lock_run_folder
+
+    row = reproduce.table_rows("ml100k")[0]
+    folder = reproduce.run_dir(tmp_path, "ml100k", row, 1)
+    folder.mkdir(parents=True)
+    lock_run_folder(folder)  # this process now holds it, as a second table command's run would
+    monkeypatch.setattr(reproduce.subprocess, "Popen", lambda *a, **k: pytest.fail("launched a held run"))
+    reproduce.run_one(tmp_path, "ml100k", row, 1, "cpu")
+    assert f"{row.name} seed 1: skipped, another process (pid {os.getpid()}) is running it" in capsys.readouterr().out
 
 
 def test_rows_whose_checkpoint_is_missing_are_skipped_not_failed(tmp_path, monkeypatch, capsys):
