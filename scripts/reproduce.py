@@ -349,7 +349,7 @@ def _cost_group(table: str, row: Row) -> tuple[str, str, str, bool]:
 def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> str:
     """Where each run of ``plan`` stands, and the work left estimated from the finished runs of the same model in
     the same table and dataset (their mean epochs run x seconds per epoch)."""
-    finished: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    finished: dict[tuple[str, str, str, bool], list[tuple[int, float]]] = {}
     unfinished, counts = [], {}
     for table, row in plan:
         for seed in seeds:

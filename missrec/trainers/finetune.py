@@ -159,15 +159,10 @@ class FinetuneTrainer(Trainer):
         callback_fn=None,
     ) -> tuple[float, dict[str, float] | None]:
         """Train with early stopping on ``valid_data``; returns ``(best valid score, best valid result)``."""
-        pre_epoch = getattr(self.model, "pre_epoch", None)
         end_epoch = self.start_epoch if self.stopped else self.epochs  # a resumed run that early stopping ended: no epoch
         for epoch_idx in range(self.start_epoch, end_epoch):
             self.current_epoch = epoch_idx
-            record: dict[str, Any] = {"epoch": epoch_idx}
-            if pre_epoch is not None:
-                t0 = time.perf_counter()
-                record.update(pre_epoch(self) or {})
-                record["pre_epoch_seconds"] = time.perf_counter() - t0
+            record: dict[str, Any] = {"epoch": epoch_idx, **self._pre_epoch()}
             t0 = time.perf_counter()
             record["train_loss"] = self._train_epoch(train_data, epoch_idx, show_progress=show_progress)
             record["train_seconds"] = time.perf_counter() - t0
@@ -181,9 +176,7 @@ class FinetuneTrainer(Trainer):
                             f"k-means inertia {record['interest_inertia']:.5g}")
             stop = False
             if valid_data is not None and (epoch_idx + 1) % self.eval_step == 0:
-                t0 = time.perf_counter()
-                result = valid_data.run(self.model, show_progress=show_progress, desc=f"Valid {epoch_idx:>4}")
-                record["valid_seconds"] = time.perf_counter() - t0
+                result, record["valid_seconds"] = self._validate(valid_data, show_progress, f"Valid {epoch_idx:>4}")
                 record.update({f"valid/{k}": v for k, v in result.items()})
                 score = result[self.valid_metric]
                 self.best_valid_score, self.cur_step, stop, improved = early_stopping(
@@ -220,16 +213,29 @@ class FinetuneTrainer(Trainer):
         this dataset's items), validate it without any training step and save it as the best checkpoint (epoch -1,
         ``best_epoch`` stays None). Returns what the hook reported and the validation time."""
         self.current_epoch = 0
-        pre_epoch = getattr(self.model, "pre_epoch", None)
-        record: dict[str, Any] = dict(pre_epoch(self) or {}) if pre_epoch is not None else {}
-        t0 = time.perf_counter()
-        result = valid_data.run(self.model, show_progress=show_progress, desc="Valid zero-shot")
-        record["valid_seconds"] = time.perf_counter() - t0
+        record = self._pre_epoch()
+        result, record["valid_seconds"] = self._validate(valid_data, show_progress, "Valid zero-shot")
         self.best_valid_result, self.best_valid_score = result, result[self.valid_metric]
         self._save_checkpoint(-1, verbose=False)
         self.logger.info(f"zero-shot: valid {self.valid_metric} {self.best_valid_score:.4f} "
                          f"({record['valid_seconds']:.1f}s), no training step")
         return record
+
+    def _pre_epoch(self) -> dict[str, Any]:
+        """The model's ``pre_epoch`` hook, if it has one: what it reports, and ``pre_epoch_seconds``."""
+        pre_epoch = getattr(self.model, "pre_epoch", None)
+        if pre_epoch is None:
+            return {}
+        t0 = time.perf_counter()
+        record = dict(pre_epoch(self) or {})
+        record["pre_epoch_seconds"] = time.perf_counter() - t0
+        return record
+
+    def _validate(self, valid_data: Evaluator, show_progress: bool, desc: str) -> tuple[dict[str, float], float]:
+        """``(metrics, seconds)`` of one validation pass."""
+        t0 = time.perf_counter()
+        result = valid_data.run(self.model, show_progress=show_progress, desc=desc)
+        return result, time.perf_counter() - t0
 
     # ---- resumable state ---------------------------------------------------------------------------------------
     def save_state(self, next_epoch: int) -> None:
