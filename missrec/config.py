@@ -13,7 +13,7 @@ import yaml
 
 from missrec.compat import SafeConfig
 from missrec.errors import ConfigError, closest
-from missrec.validation import check_dataset_name, validate_combination, validate_values
+from missrec.validation import check_dataset_name, validate_combination, validate_kinds, validate_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROPS_DIR = REPO_ROOT / "props"
@@ -130,12 +130,16 @@ def build_config(
     check_dataset_name(dataset)
     valid = known_keys(model.__name__)
     merged: dict[str, Any] = {}
-    for path in [*stage_props(model.__name__, stage, dataset), *map(Path, extra_props)]:
+    defaults = stage_props(model.__name__, stage, dataset)
+    for path in [*defaults, *map(Path, extra_props)]:
         values = read_yaml(path)
         check_keys(values, valid, str(path))
+        if path not in defaults:
+            validate_kinds(merged, values, str(path))
         merged.update(values)
     overrides = dict(overrides or {})
     check_keys(overrides, valid, "overrides")
+    validate_kinds(merged, overrides, "overrides")
     merged.update(overrides)
     merged["data_path"] = str(_resolve_data_path(merged.get("data_path", "datasets/downstream/")))
     validate_values(merged)

@@ -85,6 +85,24 @@ RULES: dict[str, tuple[Rule, Any]] = {
 }
 
 
+def validate_kinds(defaults: Mapping[str, Any], values: Mapping[str, Any], source: str) -> None:
+    """Refuse a value of another kind than the key's default in the props: a number where the default is a number
+    (``reg_weight=abc`` would otherwise fail deep inside a model, after the data is read), a boolean where it is a
+    boolean. Keys whose default is ``~`` or of another kind (lists, strings, dicts), and the keys of :data:`RULES`
+    (checked with their ranges by :func:`validate_values`), are not checked here."""
+    for key, value in values.items():
+        default = defaults.get(key)
+        if value is None or default is None or key in RULES:
+            continue
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: {key} expects true or false (its default is {default}), found {value!r}. "
+                                  f"Fix: {key}={str(default).lower()} or {str(not default).lower()}")
+        elif _is_number(default) and not _is_number(value):
+            raise ConfigError(f"{source}: {key} expects a number (its default is {default}), found {value!r}. "
+                              f"Fix: {key}=<a number such as {default}>")
+
+
 def validate_values(values: Mapping[str, Any]) -> None:
     """Check the type and range of every key of :data:`RULES` (and ``topk``, ``metrics``) that ``values`` sets
     to something other than ``None``."""

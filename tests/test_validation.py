@@ -40,6 +40,27 @@ def test_bad_values_name_the_key_and_the_fix(tmp_path, override, message):
         build_config(get_model("MISSRec").cls, "tiny", overrides={"data_path": str(tmp_path), **override})
 
 
+@pytest.mark.parametrize("override,message", [
+    ({"reg_weight": "abc"},
+     r"^overrides: reg_weight expects a number \(its default is 0\.0001\), found 'abc'\. Fix: reg_weight="),
+    ({"reg_weight": [0.1, 0.01]}, r"^overrides: reg_weight expects a number"),
+    ({"tie_counts_as_improvement": 1},
+     r"^overrides: tie_counts_as_improvement expects true or false .* found 1\. Fix: "),
+])  # fmt: skip
+def test_a_value_of_another_kind_than_its_default_is_refused(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        build_general_config(get_model("BPR").cls, "ML100K_general", overrides={"data_path": str(tmp_path), **override})
+
+
+def test_props_file_values_are_checked_against_the_defaults_too(tmp_path):
+    props = tmp_path / "mine.yaml"
+    props.write_text("reg_weight: high\n")
+    with pytest.raises(ConfigError, match=r"mine\.yaml: reg_weight expects a number"):
+        build_general_config(get_model("BPR").cls, "ML100K_general", [props], {"data_path": str(tmp_path)})
+    props.write_text("reg_weight: 2\nlearning_rate_scheduler: [0.96, 50]\n")  # an int for a float; ~ takes anything
+    build_general_config(get_model("BPR").cls, "ML100K_general", [props], {"data_path": str(tmp_path)})
+
+
 def test_scientific_notation_is_a_number(tmp_path):
     from missrec.config import parse_overrides
 

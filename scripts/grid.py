@@ -1,0 +1,287 @@
+"""Hyper-parameter grid search for a graph model, selected on validation: every combination, several seeds, resumable.
+
+    python scripts/grid.py --model BM3 -d ML100K_general                  # its published grid (props/grids.yaml)
+    python scripts/grid.py --model LightGCN --seeds 2020 2021 2022 --jobs 2  # three seeds, two runs at a time
+    python scripts/grid.py --model MICRO --grid loss_ratio=0.01,0.03,0.1  # a grid of your own (replaces the published)
+    python scripts/grid.py --model BM3 --status                           # where each run stands; runs nothing
+    python scripts/grid.py --model BM3 --summary-only                     # rebuild the summary from finished runs
+
+Each (combination, seed) is ``train_graph.py --model M -d D key=value ... seed=S`` with early stopping on validation,
+written to ``results/runs/grid/<model>-<dataset>/<setting>-seed<S>/``; finished runs are skipped and interrupted ones
+continue from their last epoch, as in ``scripts/reproduce.py``. Every combination's configuration is validated before
+the first run starts. The summary (``results/grid/<model>-<dataset>.md`` and ``.json``) lists every setting with
+the mean ± std over seeds of its best validation score and of its test metrics, and **selects the setting with the
+best mean validation score** (the ``valid_metric`` of the props, Recall@20), among the settings whose seeds have all
+finished. MMRec's ``quick_start`` selects by the *test* score instead (graph_models.md §2.1, its issue #64), which
+reads the test split to choose; the summary names the setting that rule would pick, only to show whether the
+choice would differ, never to report it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from missrec.config import parse_overrides
+from missrec.errors import ConfigError, MissrecError
+from missrec.io_utils import atomic_write_json, atomic_write_text
+from missrec.registry import get_model
+from missrec.runner_general import DEFAULT_DATASET, build_general_config, general_models
+
+
+def _load_reproduce():
+    """``scripts/reproduce.py`` as a module (its run launcher, interrupt handling and status are shared)."""
+    if "reproduce" in sys.modules:
+        return sys.modules["reproduce"]
+    spec = importlib.util.spec_from_file_location("reproduce", Path(__file__).resolve().parent / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reproduce"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+reproduce = _load_reproduce()
+ROOT = reproduce.ROOT
+GRIDS_FILE = ROOT / "props" / "grids.yaml"
+TEST_METRICS = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"]
+SCALAR = re.compile(r"[A-Za-z0-9_.+-]+")  # a grid value: it becomes part of a folder name
+
+
+def published_grid(model: str, path: Path = GRIDS_FILE) -> dict[str, list[str]]:
+    """The model's grid from ``props/grids.yaml``: ``{key: [value as typed, ...]}`` (values kept as strings)."""
+    grids = yaml.load(path.read_text(), Loader=yaml.BaseLoader) or {}  # BaseLoader: every scalar stays a string
+    if model not in grids:
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        raise ConfigError(f"{model} has no published grid in {shown} (it has: {sorted(grids)}). "
+                          "Fix: give one, e.g. --grid learning_rate=1e-4,1e-3 reg_weight=1e-4,1e-3")
+    return parse_grid([f"{key}={','.join(values)}" for key, values in grids[model].items()])
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["n_layers=1,2", "reg_weight=0.1,0.01"]`` -> ``{"n_layers": ["1", "2"], "reg_weight": ["0.1", "0.01"]}``."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        choices = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key or not choices:
+            raise ConfigError(f"--grid '{item}': expected key=value1,value2,... Fix: e.g. --grid reg_weight=0.1,0.01")
+        if key in grid:
+            raise ConfigError(f"--grid: key '{key}' given twice. Fix: list all its values once, comma-separated")
+        odd = [v for v in choices if not SCALAR.fullmatch(v)]
+        if odd:
+            raise ConfigError(f"--grid '{item}': {odd[0]!r} is not a plain scalar (letters, digits, _ . + -); the "
+                              "values name the runs' folders. Fix: search numbers, words or true/false; fix a list or "
+                              "dict with --set")
+        if len(set(choices)) < len(choices):
+            raise ConfigError(f"--grid '{item}': a value is listed twice. Fix: list each value once")
+        grid[key] = choices
+    return grid
+
+
+def expand(grid: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Every combination of the grid, the last key varying fastest: ``[{key: value, ...}, ...]``."""
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def setting_name(setting: dict[str, str]) -> str:
+    """``{"n_layers": "2", "reg_weight": "0.01"}`` -> ``n_layers=2,reg_weight=0.01`` (the runs' folder names)."""
+    return ",".join(f"{k}={v}" for k, v in setting.items())
+
+
+def check_settings(model: str, dataset: str, settings: list[dict[str, str]], fixed: dict[str, Any]) -> str:
+    """Validate every combination's configuration (one clear error before any run); returns the valid metric."""
+    cls = get_model(model).cls
+    valid_metric = None
+    for setting in settings:
+        overrides = {**fixed, **parse_overrides([f"{k}={v}" for k, v in setting.items()])}
+        try:
+            config = build_general_config(cls, dataset, (), overrides)
+        except MissrecError as e:
+            raise ConfigError(f"grid setting {setting_name(setting)}: {e}") from e
+        valid_metric = str(config["valid_metric"]).lower()
+    return valid_metric
+
+
+def grid_rows(model: str, dataset: str, settings: list[dict[str, str]], fixed: list[str]) -> list:
+    """One ``reproduce.Row`` per combination: ``train_graph.py`` with the setting (and the fixed keys) as overrides."""
+    return [
+        reproduce.Row(
+            setting_name(s), "train_graph.py",
+            ("--model", model, "-d", dataset, *fixed, *(f"{k}={v}" for k, v in s.items())),
+            {"model": model, "dataset": dataset, **s},
+        )
+        for s in settings
+    ]
+
+
+def table_name(model: str, dataset: str) -> str:
+    return f"grid/{model}-{dataset}"
+
+
+def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str) -> dict[str, Any]:
+    """Per setting: mean/std over the finished seeds of the best validation score and of every test metric; the
+    setting selected on validation (complete settings only) and, for contrast, the one test selection would pick."""
+    entries: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        folders = [f for s in seeds if ((f := reproduce.run_dir(out, table, row, s)) / "results.json").is_file()]
+        runs = [json.loads((f / "results.json").read_text()) for f in folders]
+        entry: dict[str, Any] = {"setting": {k: v for k, v in row.labels.items() if k not in ("model", "dataset")},
+                                 "seeds_done": len(runs), "seeds_asked": len(seeds)}
+        if runs:
+            setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
+            differing = reproduce.setup_differences(setups)
+            if differing:
+                entry["mixed_setup"] = differing
+            else:
+                entry["valid"] = reproduce._mean_std([r["valid"][valid_metric] for r in runs])
+                metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
+                entry["test"] = {m: reproduce._mean_std([r["test"][m] for r in runs]) for m in metrics}
+                entry["best_epoch"] = reproduce._mean_std([r["best_epoch"] for r in runs])
+                entry["epochs_run"] = reproduce._mean_std([r["epochs_run"] for r in runs])
+                entry["hardware"] = reproduce.run_machines(runs)
+        entries[row.name] = entry
+    complete = {n: e for n, e in entries.items() if "valid" in e and e["seeds_done"] == e["seeds_asked"]}
+    selected = max(complete, key=lambda n: complete[n]["valid"][0]) if complete else None  # first of equals wins
+    by_test = (max(complete, key=lambda n: complete[n]["test"].get(valid_metric, (float("-inf"),))[0])
+               if complete else None)
+    machines = sorted({m for e in entries.values() for m in e.get("hardware", [])})
+    return {
+        "table": table, "valid_metric": valid_metric, "seeds": seeds, "date": time.strftime("%Y-%m-%d"),
+        "machine": "; ".join(machines) if machines else reproduce.machine(),
+        "settings_complete": len(complete), "settings": entries, "selected": selected, "selected_by_test": by_test,
+    }
+
+
+def markdown(summary: dict[str, Any], command: str) -> str:
+    """Every setting with its validation score and test metrics; the selected one in bold."""
+    vm, seeds = summary["valid_metric"], len(summary["seeds"])
+    lines = [
+        f"# {summary['table']}: selected on validation {vm}, mean ± std over {seeds} seed(s) "
+        f"({summary['machine']}; {summary['date']})",
+        "",
+        "| setting | seeds | valid " + vm + " | " + " | ".join(f"test {m}" for m in TEST_METRICS)
+        + " | best epoch | epochs run |",
+        "|---|---|---|" + "---|" * (len(TEST_METRICS) + 2),
+    ]
+    for name, e in summary["settings"].items():
+        label = f"**{name}** (selected)" if name == summary["selected"] else name
+        if "mixed_setup" in e:
+            lines.append(f"| {label} | not averaged: its runs differ in {', '.join(e['mixed_setup'])} |"
+                         + " |" * (len(TEST_METRICS) + 3))
+            continue
+        if "valid" not in e:
+            lines.append(f"| {label} | pending |" + " |" * (len(TEST_METRICS) + 3))
+            continue
+        done = f"{e['seeds_done']}/{e['seeds_asked']}" + ("" if e["seeds_done"] == e["seeds_asked"] else " pending")
+        cells = [reproduce._cell({"v": e["valid"]}, "v", e["seeds_done"])]
+        cells += [reproduce._cell(e["test"], m, e["seeds_done"]) for m in TEST_METRICS]
+        lines.append(f"| {label} | {done} | " + " | ".join(cells)
+                     + f" | {e['best_epoch'][0]:.1f} | {e['epochs_run'][0]:.1f} |")
+    total = len(summary["settings"])
+    lines.append("")
+    if summary["selected"] is None:
+        lines.append(f"No setting has all its seeds yet; nothing selected. Continue: `{command}`")
+    else:
+        provisional = "" if summary["settings_complete"] == total else (
+            f" (provisional: {summary['settings_complete']} of {total} settings complete; continue: `{command}`)")
+        best = summary["settings"][summary["selected"]]
+        lines.append(f"Selected on validation: `{summary['selected']}`, test {vm} "
+                     f"{reproduce._cell(best['test'], vm, best['seeds_done'])}{provisional}.")
+        if summary["selected_by_test"] != summary["selected"]:
+            lines.append(f"Selecting on the test score, as MMRec's quick_start does, would pick "
+                         f"`{summary['selected_by_test']}` instead: a choice made on the test split, not reported.")
+        else:
+            lines.append("Selecting on the test score (MMRec's quick_start) would pick the same setting.")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str, command: str) -> str:
+    """Write ``<out>/<table>.json`` and ``.md`` atomically from the finished runs; returns the markdown."""
+    summary = summarise(out, table, rows, seeds, valid_metric)
+    text = markdown(summary, command)
+    atomic_write_json(out / f"{table}.json", summary)
+    atomic_write_text(out / f"{table}.md", text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, choices=general_models())
+    parser.add_argument("-d", "--dataset", default=DEFAULT_DATASET)
+    parser.add_argument("--grid", nargs="+", default=None, metavar="KEY=V1,V2",
+                        help="the grid to search (default: the model's published grid in props/grids.yaml)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="fixed",
+                        help="overrides applied to every setting (e.g. epochs=200)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2020])
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one thread each; default %(default)s)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default="results", help="results folder (default: %(default)s)")
+    parser.add_argument("--summary-only", action="store_true", help="only rebuild the summary from finished runs")
+    parser.add_argument("--status", action="store_true", help="list the unfinished runs and the work left; run nothing")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected a positive number of runs at a time, found {args.jobs}")
+    if len(set(args.seeds)) < len(args.seeds):
+        parser.error("--seeds: a seed is given more than once; a seed is one run, counted once in the mean")
+    try:
+        grid = parse_grid(args.grid) if args.grid else published_grid(args.model)
+        fixed = parse_overrides(args.fixed)
+        clash = sorted(set(fixed) & set(grid))
+        if clash:
+            raise ConfigError(f"{clash} both searched (--grid) and fixed (--set). Fix: give each key in one of them")
+        if "seed" in set(fixed) | set(grid):
+            raise ConfigError("seed is not a hyper-parameter here. Fix: give the seeds with --seeds")
+        settings = expand(grid)
+        valid_metric = check_settings(args.model, args.dataset, settings, fixed)
+    except MissrecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out, table = ROOT / args.out, table_name(args.model, args.dataset)
+    rows = grid_rows(args.model, args.dataset, settings, args.fixed)
+    grid_args = " ".join(f"{k}={','.join(v)}" for k, v in grid.items())
+    command = (f"python scripts/grid.py --model {args.model} -d {args.dataset} --grid {grid_args}"
+               + (f" --set {' '.join(args.fixed)}" if args.fixed else "")
+               + f" --seeds {' '.join(map(str, args.seeds))}")
+    plan = [(table, row) for row in rows]
+    if args.status:
+        print(reproduce.status_report(out, plan, args.seeds), flush=True)
+        return 0
+    todo = [(row, s) for row in rows for s in args.seeds
+            if not (reproduce.run_dir(out, table, row, s) / "results.json").is_file()]
+    if not args.summary_only and todo:
+        print(f"{len(settings)} settings x {len(args.seeds)} seeds: {len(todo)} runs to do, {args.jobs} at a time",
+              flush=True)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            jobs = [pool.submit(reproduce.run_one, out, table, row, seed, args.device) for row, seed in todo]
+            try:
+                for job in as_completed(jobs):
+                    job.result()
+                    write_summary(out, table, rows, args.seeds, valid_metric, command)
+            except KeyboardInterrupt:
+                for job in jobs:
+                    job.cancel()
+                reproduce.stop_runs()
+                raise
+    print(write_summary(out, table, rows, args.seeds, valid_metric, command))
+    return 0
+
+
+if __name__ == "__main__":
+    reproduce.handle_interrupts()
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command; unfinished runs continue from their last epoch", file=sys.stderr)
+        raise SystemExit(130) from None

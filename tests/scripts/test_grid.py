@@ -1,0 +1,96 @@
+"""scripts/grid.py: the published grids are valid, combinations expand in order, selection reads validation only."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from missrec.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("grid", ROOT / "scripts" / "grid.py")
+grid = importlib.util.module_from_spec(spec)
+sys.modules["grid"] = grid
+spec.loader.exec_module(grid)
+
+
+def test_every_published_grid_is_a_valid_configuration_of_its_model():
+    for model in ("BPR", "LightGCN", "VBPR", "LATTICE", "FREEDOM", "BM3", "GRCN", "SGFD-BM3"):
+        settings = grid.expand(grid.published_grid(model))
+        assert grid.check_settings(model, "ML100K_general", settings, {}) == "recall@20"
+    assert len(grid.expand(grid.published_grid("LightGCN"))) == 20
+    bm3 = {"n_layers": ["1", "2"], "reg_weight": ["0.1", "0.01"], "dropout": ["0.3", "0.5"]}
+    assert grid.published_grid("BM3") == bm3
+
+
+def test_a_model_without_a_published_grid_names_the_fix():
+    with pytest.raises(ConfigError, match=r"MICRO has no published grid .* Fix: give one, e.g. --grid"):
+        grid.published_grid("MICRO")
+
+
+def test_grid_arguments_expand_in_order_last_key_fastest():
+    parsed = grid.parse_grid(["n_layers=1,2", "reg_weight=0.1, 1e-2"])
+    assert parsed == {"n_layers": ["1", "2"], "reg_weight": ["0.1", "1e-2"]}
+    names = [grid.setting_name(s) for s in grid.expand(parsed)]
+    assert names == ["n_layers=1,reg_weight=0.1", "n_layers=1,reg_weight=1e-2",
+                     "n_layers=2,reg_weight=0.1", "n_layers=2,reg_weight=1e-2"]
+
+
+@pytest.mark.parametrize("items,message", [
+    (["reg_weight"], "expected key=value1,value2"),
+    (["reg_weight="], "expected key=value1,value2"),
+    (["reg_weight=0.1", "reg_weight=0.2"], "given twice"),
+    (["reg_weight=0.1,0.1"], "listed twice"),
+    (["data_path=../x"], "is not a plain scalar"),
+])  # fmt: skip
+def test_malformed_grids_are_refused(items, message):
+    with pytest.raises(ConfigError, match=message):
+        grid.parse_grid(items)
+
+
+def test_a_bad_value_is_refused_before_any_run(tmp_path, capsys):
+    rc = grid.main(["--model", "BPR", "--grid", "reg_weight=0.1,abc", "--out", str(tmp_path)])
+    assert rc == 2
+    assert "grid setting reg_weight=abc: overrides: reg_weight expects a number" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    rc = grid.main(["--model", "BPR", "--grid", "reg_weight=0.1", "--set", "reg_weight=1", "--out", str(tmp_path)])
+    assert rc == 2 and "both searched (--grid) and fixed (--set)" in capsys.readouterr().err
+
+
+def fake_run(out, table, row, seed, valid, test):
+    folder = grid.reproduce.run_dir(out, table, row, seed)
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "valid": {"recall@20": valid}, "test": {"recall@20": test, "ndcg@20": test / 2},
+        "best_epoch": 10, "epochs_run": 31, "history": [{"train_seconds": 1.0}],
+    }))
+
+
+def test_selection_reads_validation_and_names_what_test_selection_would_pick(tmp_path):
+    settings = grid.expand({"reg_weight": ["0.1", "0.01", "0.001"]})
+    rows = grid.grid_rows("BPR", "ML100K_general", settings, [])
+    table = grid.table_name("BPR", "ML100K_general")
+    seeds = [1, 2]
+    for seed in seeds:  # 0.1: best on validation; 0.01: best on test; 0.001: one seed only
+        fake_run(tmp_path, table, rows[0], seed, valid=0.30 + seed / 100, test=0.20)
+        fake_run(tmp_path, table, rows[1], seed, valid=0.25, test=0.29)
+    fake_run(tmp_path, table, rows[2], 1, valid=0.90, test=0.90)
+    summary = grid.summarise(tmp_path, table, rows, seeds, "recall@20")
+    assert summary["selected"] == "reg_weight=0.1"
+    assert summary["selected_by_test"] == "reg_weight=0.01"
+    assert summary["settings"]["reg_weight=0.1"]["valid"][0] == pytest.approx(0.315)
+    assert summary["settings_complete"] == 2  # the incomplete setting is not a candidate, however good
+    text = grid.markdown(summary, "CMD")
+    assert "| **reg_weight=0.1** (selected) | 2/2 | 0.3150 ± 0.0071 | – | – | 0.2000 ± 0.0000 |" in text
+    assert "| reg_weight=0.001 | 1/2 pending | 0.9000 |" in text
+    assert "provisional: 2 of 3 settings complete; continue: `CMD`" in text
+    assert "would pick `reg_weight=0.01` instead" in text
+
+
+def test_nothing_is_selected_before_a_setting_is_complete(tmp_path):
+    rows = grid.grid_rows("BPR", "ML100K_general", grid.expand({"reg_weight": ["0.1"]}), [])
+    summary = grid.summarise(tmp_path, "grid/x", rows, [1], "recall@20")
+    assert summary["selected"] is None
+    assert "nothing selected" in grid.markdown(summary, "CMD")
