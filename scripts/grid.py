@@ -26,7 +26,6 @@ import json
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -224,17 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the grid to search (default: the model's published grid in props/grids.yaml)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="fixed",
                         help="overrides applied to every setting (e.g. epochs=200)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[2020])
-    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one thread each; default %(default)s)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default="results", help="results folder (default: %(default)s)")
-    parser.add_argument("--summary-only", action="store_true", help="only rebuild the summary from finished runs")
-    parser.add_argument("--status", action="store_true", help="list the unfinished runs and the work left; run nothing")
+    reproduce.add_batch_options(parser, [2020])
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs: expected a positive number of runs at a time, found {args.jobs}")
-    if len(set(args.seeds)) < len(args.seeds):
-        parser.error("--seeds: a seed is given more than once; a seed is one run, counted once in the mean")
+    reproduce.check_batch_options(parser, args)
     try:
         grid = parse_grid(args.grid) if args.grid else published_grid(args.model)
         fixed = parse_overrides(args.fixed)
@@ -258,30 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         print(reproduce.status_report(out, plan, args.seeds), flush=True)
         return 0
-    todo = [(row, s) for row in rows for s in args.seeds
+    todo = [(table, row, s) for row in rows for s in args.seeds
             if not (reproduce.run_dir(out, table, row, s) / "results.json").is_file()]
     if not args.summary_only and todo:
-        print(f"{len(settings)} settings x {len(args.seeds)} seeds: {len(todo)} runs to do, {args.jobs} at a time",
-              flush=True)
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            jobs = [pool.submit(reproduce.run_one, out, table, row, seed, args.device) for row, seed in todo]
-            try:
-                for job in as_completed(jobs):
-                    job.result()
-                    write_summary(out, table, rows, args.seeds, valid_metric, command)
-            except KeyboardInterrupt:
-                for job in jobs:
-                    job.cancel()
-                reproduce.stop_runs()
-                raise
+        print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
+        reproduce.run_batch(out, todo, args.jobs, args.device,
+                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command))
     print(write_summary(out, table, rows, args.seeds, valid_metric, command))
     return 0
 
 
 if __name__ == "__main__":
-    reproduce.handle_interrupts()
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command; unfinished runs continue from their last epoch", file=sys.stderr)
-        raise SystemExit(130) from None
+    reproduce.run_command(main)

@@ -377,22 +377,51 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> s
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("table", choices=[*SEQUENTIAL_DATASETS, "graph", "all"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
+def add_batch_options(parser: argparse.ArgumentParser, seeds: list[int]) -> None:
+    """The options of a command that runs a batch of runs: ``--seeds --jobs --device --out --summary-only
+    --status`` (shared with ``scripts/grid.py``)."""
+    parser.add_argument("--seeds", nargs="+", type=int, default=seeds)
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one thread each; default %(default)s)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--rows", nargs="+", default=None, help="only these rows (names as in the table)")
     parser.add_argument("--out", default="results", help="results folder (default: %(default)s)")
     parser.add_argument("--summary-only", action="store_true", help="only rebuild the summary from finished runs")
     parser.add_argument("--status", action="store_true", help="list the unfinished runs and the work left; run nothing")
-    args = parser.parse_args(argv)
+
+
+def check_batch_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse ``--jobs`` below 1 and a seed given twice (one usage error each)."""
     if args.jobs < 1:
         parser.error(f"--jobs: expected a positive number of runs at a time, found {args.jobs}")
     repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
     if repeated:
         parser.error(f"--seeds: {repeated} given more than once; a seed is one run, counted once in the mean")
+
+
+def run_batch(out: Path, todo: list[tuple[str, Row, int]], jobs: int, device: str, finished) -> None:
+    """Run ``(table, row, seed)`` runs, ``jobs`` at a time, calling ``finished(table)`` after each (to rewrite the
+    summary, so a batch killed mid-way still has its finished rows). Ctrl-C or SIGTERM stops the runs in progress,
+    each keeping its last epoch's state."""
+    print(f"{len(todo)} runs to do, {jobs} at a time", flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        submitted = {pool.submit(run_one, out, t, row, seed, device): t for t, row, seed in todo}
+        try:
+            for job in as_completed(submitted):
+                job.result()
+                finished(submitted[job])
+        except KeyboardInterrupt:
+            for job in submitted:
+                job.cancel()
+            stop_runs()
+            raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("table", choices=[*SEQUENTIAL_DATASETS, "graph", "all"])
+    parser.add_argument("--rows", nargs="+", default=None, help="only these rows (names as in the table)")
+    add_batch_options(parser, [2020, 2021, 2022])
+    args = parser.parse_args(argv)
+    check_batch_options(parser, args)
     names = [row.name for _, row in schedule(args.table)]
     unknown = [r for r in args.rows or [] if r not in names]
     if unknown:
@@ -414,18 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if row.name not in missing and not (run_dir(out, t, row, seed) / "results.json").is_file()
     ]
     if not args.summary_only and todo:
-        print(f"{len(todo)} runs to do, {args.jobs} at a time", flush=True)
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            jobs = {pool.submit(run_one, out, t, row, seed, args.device): t for t, row, seed in todo}
-            try:
-                for job in as_completed(jobs):
-                    job.result()
-                    write_summary(out, jobs[job], args.seeds)  # a table killed mid-way still has its finished rows
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM on this process alone still stops its runs
-                for job in jobs:
-                    job.cancel()
-                stop_runs()
-                raise
+        run_batch(out, todo, args.jobs, args.device, lambda t: write_summary(out, t, args.seeds))
     for t in tables:
         print(write_summary(out, t, args.seeds))
     print("README: python scripts/sync_readme.py", flush=True)
@@ -440,10 +458,15 @@ def handle_interrupts() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-if __name__ == "__main__":
+def run_command(main_function) -> None:
+    """Run ``main_function()`` as a script: interrupts handled, exit status 130 after Ctrl-C with one line."""
     handle_interrupts()
     try:
-        raise SystemExit(main())
+        raise SystemExit(main_function())
     except KeyboardInterrupt:
         print("interrupted: rerun the same command; unfinished runs continue from their last epoch", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    run_command(main)
