@@ -70,6 +70,8 @@ RULES: dict[str, tuple[Rule, Any]] = {
     "kmeans_iters": (_POS_INT, 20),
     "kmeans_restarts": (_POS_INT, 1),
     "learning_rate": (_POSITIVE, 0.001),
+    "club_learning_rate": (_POSITIVE, 0.0001),  # SEA; ~ = learning_rate
+    "D_max_width": (_POS_INT, 4096),  # MMSSL; ~ = the released widths
     "temperature": (_POSITIVE, 0.07),
     "layer_norm_eps": (_POSITIVE, 1e-12),
     "weight_decay": (_NONNEG, 0.0),

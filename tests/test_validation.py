@@ -52,6 +52,20 @@ def test_a_value_of_another_kind_than_its_default_is_refused(tmp_path, override,
         build_general_config(get_model("BPR").cls, "ML100K_general", overrides={"data_path": str(tmp_path), **override})
 
 
+@pytest.mark.parametrize("model,override,message", [
+    ("SEA", {"club_learning_rate": "fast"}, r"^club_learning_rate: expected a number > 0, found 'fast'"),
+    ("MMSSL", {"D_max_width": 0.5}, r"^D_max_width: expected an integer >= 1, found 0\.5"),
+    ("MISSRec", {"fix_enc": "flase"}, r"^overrides: fix_enc expects true or false"),
+])  # fmt: skip
+def test_keys_whose_default_is_empty_or_a_boolean_are_checked_too(tmp_path, model, override, message):
+    entry = get_model(model)
+    with pytest.raises(ConfigError, match=message):
+        if entry.kind == "general":
+            build_general_config(entry.cls, "ML100K_general", overrides={"data_path": str(tmp_path), **override})
+        else:
+            build_config(entry.cls, "tiny", overrides={"data_path": str(tmp_path), **override})
+
+
 def test_props_file_values_are_checked_against_the_defaults_too(tmp_path):
     props = tmp_path / "mine.yaml"
     props.write_text("reg_weight: high\n")
