@@ -12,7 +12,9 @@ continue from their last epoch, as in ``scripts/reproduce.py``. Every combinatio
 the first run starts. The summary (``results/grid/<model>-<dataset>.md`` and ``.json``) lists every setting with
 the mean ± std over seeds of its best validation score and of its test metrics, and **selects the setting with the
 best mean validation score** (the ``valid_metric`` of the props, Recall@20), among the settings whose seeds have all
-finished. MMRec's ``quick_start`` selects by the *test* score instead (graph_models.md §2.1, its issue #64), which
+finished. The summary covers the grid asked for; every setting's runs stay, and a later grid containing a setting
+reuses its finished seeds (e.g. more seeds for the selected setting alone). MMRec's ``quick_start`` selects by the
+*test* score instead (graph_models.md §2.1, its issue #64), which
 reads the test split to choose; the summary names the setting that rule would pick, only to show whether the
 choice would differ, never to report it.
 """
@@ -54,6 +56,7 @@ ROOT = reproduce.ROOT
 GRIDS_FILE = ROOT / "props" / "grids.yaml"
 TEST_METRICS = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"]
 SCALAR = re.compile(r"[A-Za-z0-9_.+-]+")  # a grid value: it becomes part of a folder name
+NAME = re.compile(r"[A-Za-z0-9_+=,-][A-Za-z0-9_.+=,-]*")  # a summary's file name
 
 
 def published_grid(model: str, path: Path = GRIDS_FILE) -> dict[str, list[str]]:
@@ -206,12 +209,13 @@ def markdown(summary: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str, command: str) -> str:
-    """Write ``<out>/<table>.json`` and ``.md`` atomically from the finished runs; returns the markdown."""
+def write_summary(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str, command: str,
+                  name: str) -> str:
+    """Write ``<out>/grid/<name>.json`` and ``.md`` atomically from the finished runs; returns the markdown."""
     summary = summarise(out, table, rows, seeds, valid_metric)
     text = markdown(summary, command)
-    atomic_write_json(out / f"{table}.json", summary)
-    atomic_write_text(out / f"{table}.md", text)
+    atomic_write_json(out / "grid" / f"{name}.json", summary)
+    atomic_write_text(out / "grid" / f"{name}.md", text)
     return text
 
 
@@ -223,9 +227,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the grid to search (default: the model's published grid in props/grids.yaml)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="fixed",
                         help="overrides applied to every setting (e.g. epochs=200)")
+    parser.add_argument("--name", default=None, help="file name of the summary under <out>/grid/ (default: "
+                        "<model>-<dataset>), e.g. to keep a confirmation of the selected setting beside the grid")
     reproduce.add_batch_options(parser, [2020])
     args = parser.parse_args(argv)
     reproduce.check_batch_options(parser, args)
+    name = args.name or f"{args.model}-{args.dataset}"
+    if not NAME.fullmatch(name):
+        parser.error(f"--name: {name!r} is not a plain file name (letters, digits, _ . + = , -)")
     try:
         grid = parse_grid(args.grid) if args.grid else published_grid(args.model)
         fixed = parse_overrides(args.fixed)
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     grid_args = " ".join(f"{k}={','.join(v)}" for k, v in grid.items())
     command = (f"python scripts/grid.py --model {args.model} -d {args.dataset} --grid {grid_args}"
                + (f" --set {' '.join(args.fixed)}" if args.fixed else "")
-               + f" --seeds {' '.join(map(str, args.seeds))}")
+               + f" --seeds {' '.join(map(str, args.seeds))}" + (f" --name {args.name}" if args.name else ""))
     plan = [(table, row) for row in rows]
     if args.status:
         print(reproduce.status_report(out, plan, args.seeds), flush=True)
@@ -254,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summary_only and todo:
         print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
         reproduce.run_batch(out, todo, args.jobs, args.device,
-                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command))
-    print(write_summary(out, table, rows, args.seeds, valid_metric, command))
+                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command, name))
+    print(write_summary(out, table, rows, args.seeds, valid_metric, command, name))
     return 0
 
 

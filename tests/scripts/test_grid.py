@@ -94,3 +94,24 @@ def test_nothing_is_selected_before_a_setting_is_complete(tmp_path):
     summary = grid.summarise(tmp_path, "grid/x", rows, [1], "recall@20")
     assert summary["selected"] is None
     assert "nothing selected" in grid.markdown(summary, "CMD")
+
+
+def test_a_named_summary_keeps_the_grid_and_reuses_its_runs(tmp_path, monkeypatch):
+    launched = []
+    def run_one(out, table, row, seed, device):
+        launched.append((row.name, seed))
+
+    monkeypatch.setattr(grid.reproduce, "run_one", run_one)
+    table = grid.table_name("BPR", "ML100K_general")
+    rows = grid.grid_rows("BPR", "ML100K_general", grid.expand({"reg_weight": ["0.1", "0.01"]}), [])
+    for row in rows:
+        fake_run(tmp_path, table, row, 2020, valid=0.3, test=0.3)
+    assert grid.main(["--model", "BPR", "--grid", "reg_weight=0.1,0.01", "--out", str(tmp_path)]) == 0
+    assert launched == []  # every run finished: nothing launched
+    args = ["--model", "BPR", "--grid", "reg_weight=0.1", "--seeds", "2020", "2021", "--name", "BPR-confirm"]
+    assert grid.main([*args, "--out", str(tmp_path)]) == 0
+    assert launched == [("reg_weight=0.1", 2021)]  # seed 2020 of the setting is reused
+    assert (tmp_path / "grid" / "BPR-confirm.md").is_file()
+    assert "reg_weight=0.01" in (tmp_path / "grid" / "BPR-ML100K_general.md").read_text()  # the grid's summary stays
+    with pytest.raises(SystemExit):
+        grid.main(["--model", "BPR", "--name", "../x", "--out", str(tmp_path)])
