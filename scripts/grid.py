@@ -128,23 +128,42 @@ def grid_rows(model: str, dataset: str, settings: list[dict[str, str]], fixed: l
     ]
 
 
-def table_name(model: str, dataset: str) -> str:
-    return f"grid/{model}-{dataset}"
+def table_name(model: str, dataset: str, fixed: list[str] = ()) -> str:
+    """The runs' folder under ``runs/``: ``grid/<model>-<dataset>``, and a sub-folder named by the ``--set``
+    overrides when there are any, so runs made under other fixed keys are never taken for these."""
+    return f"grid/{model}-{dataset}" + (f"/{','.join(fixed)}" if fixed else "")
 
 
-def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str) -> dict[str, Any]:
+def foreign_settings(folder: Path, expected: dict[str, Any]) -> list[str]:
+    """The keys of ``expected`` (the setting and the fixed overrides) that the run in ``folder`` was not made with,
+    as ``key: asked X, ran Y`` (a run without its ``config.json`` is foreign too)."""
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        return [f"{folder.name}: no config.json"]
+    config = json.loads(config_file.read_text())
+    return [f"{folder.name}: {k} asked {v!r}, ran {config.get(k)!r}" for k, v in expected.items() if config.get(k) != v]
+
+
+def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str,
+              fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Per setting: mean/std over the finished seeds of the best validation score and of every test metric; the
-    setting selected on validation (complete settings only) and, for contrast, the one test selection would pick."""
+    setting selected on validation (complete settings only) and, for contrast, the one test selection would pick.
+    A setting whose runs were made with other values of its keys (or of the ``fixed`` ones), or differ from each
+    other in configuration, is not averaged."""
     entries: dict[str, dict[str, Any]] = {}
     for row in rows:
         folders = [f for s in seeds if ((f := reproduce.run_dir(out, table, row, s)) / "results.json").is_file()]
         runs = [json.loads((f / "results.json").read_text()) for f in folders]
-        entry: dict[str, Any] = {"setting": {k: v for k, v in row.labels.items() if k not in ("model", "dataset")},
-                                 "seeds_done": len(runs), "seeds_asked": len(seeds)}
+        setting = {k: v for k, v in row.labels.items() if k not in ("model", "dataset")}
+        entry: dict[str, Any] = {"setting": setting, "seeds_done": len(runs), "seeds_asked": len(seeds)}
         if runs:
+            expected = {**(fixed or {}), **parse_overrides([f"{k}={v}" for k, v in setting.items()])}
+            foreign = [line for f in folders for line in foreign_settings(f, expected)]
             setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
             differing = reproduce.setup_differences(setups)
-            if differing:
+            if foreign:
+                entry["foreign_runs"] = foreign
+            elif differing:
                 entry["mixed_setup"] = differing
             else:
                 entry["valid"] = reproduce._mean_std([r["valid"][valid_metric] for r in runs])
@@ -179,6 +198,11 @@ def markdown(summary: dict[str, Any], command: str) -> str:
     ]
     for name, e in summary["settings"].items():
         label = f"**{name}** (selected)" if name == summary["selected"] else name
+        if "foreign_runs" in e:
+            foreign = "; ".join(e["foreign_runs"])
+            lines.append(f"| {label} | not averaged: runs made with another configuration ({foreign}) |"
+                         + " |" * (len(TEST_METRICS) + 3))
+            continue
         if "mixed_setup" in e:
             lines.append(f"| {label} | not averaged: its runs differ in {', '.join(e['mixed_setup'])} |"
                          + " |" * (len(TEST_METRICS) + 3))
@@ -210,9 +234,9 @@ def markdown(summary: dict[str, Any], command: str) -> str:
 
 
 def write_summary(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str, command: str,
-                  name: str) -> str:
+                  name: str, fixed: dict[str, Any]) -> str:
     """Write ``<out>/grid/<name>.json`` and ``.md`` atomically from the finished runs; returns the markdown."""
-    summary = summarise(out, table, rows, seeds, valid_metric)
+    summary = summarise(out, table, rows, seeds, valid_metric, fixed)
     text = markdown(summary, command)
     atomic_write_json(out / "grid" / f"{name}.json", summary)
     atomic_write_text(out / "grid" / f"{name}.md", text)
@@ -238,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         grid = parse_grid(args.grid) if args.grid else published_grid(args.model)
         fixed = parse_overrides(args.fixed)
+        odd = [item for item in args.fixed if not SCALAR.fullmatch(item.partition("=")[2].strip())]
+        if odd:
+            raise ConfigError(f"--set '{odd[0]}': not a plain scalar (letters, digits, _ . + -); the fixed values name "
+                              "the runs' folder. Fix: a number, word or true/false")
         clash = sorted(set(fixed) & set(grid))
         if clash:
             raise ConfigError(f"{clash} both searched (--grid) and fixed (--set). Fix: give each key in one of them")
@@ -248,11 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     except MissrecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out, table = ROOT / args.out, table_name(args.model, args.dataset)
-    rows = grid_rows(args.model, args.dataset, settings, args.fixed)
+    fixed_items = [f"{k.strip()}={v.strip()}" for k, _, v in (item.partition("=") for item in args.fixed)]
+    out, table = ROOT / args.out, table_name(args.model, args.dataset, fixed_items)
+    rows = grid_rows(args.model, args.dataset, settings, fixed_items)
     grid_args = " ".join(f"{k}={','.join(v)}" for k, v in grid.items())
     command = (f"python scripts/grid.py --model {args.model} -d {args.dataset} --grid {grid_args}"
-               + (f" --set {' '.join(args.fixed)}" if args.fixed else "")
+               + (f" --set {' '.join(fixed_items)}" if fixed_items else "")
                + f" --seeds {' '.join(map(str, args.seeds))}" + (f" --name {args.name}" if args.name else ""))
     plan = [(table, row) for row in rows]
     if args.status:
@@ -263,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summary_only and todo:
         print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
         reproduce.run_batch(out, todo, args.jobs, args.device,
-                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command, name))
-    print(write_summary(out, table, rows, args.seeds, valid_metric, command, name))
+                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command, name, fixed))
+    print(write_summary(out, table, rows, args.seeds, valid_metric, command, name, fixed))
     return 0
 
 
