@@ -10,6 +10,7 @@ from typing import Any
 from recbole.data.interaction import Interaction
 from recbole.utils import init_seed
 
+from missrec.compat import SafeConfig
 from missrec.config import build_config, explicit_keys
 from missrec.data.dataset import MultimodalSequentialDataset
 from missrec.data.loaders import DeviceBatchLoader
@@ -82,6 +83,37 @@ def ensure_dataset(config) -> None:
         ml100k.prepare(data_dir)
 
 
+def check_mode(model: str, mode: str):
+    """The registry entry of ``model``, once ``mode`` is known and supported by it."""
+    entry = get_model(model)
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode '{mode}'. Fix: one of {sorted(MODES)}")
+    if mode not in entry.modes:
+        raise ConfigError(f"{model} has no {mode} mode (it supports {list(entry.modes)}). Fix: -mode {entry.modes[0]}")
+    return entry
+
+
+def finetune_config(
+    model: str,
+    dataset: str,
+    mode: str,
+    device: str | None = None,
+    epochs: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    props: Sequence[str | Path] = (),
+) -> tuple[SafeConfig, dict[str, Any]]:
+    """The validated config of a fine-tuning run, and the settings it applied over the props (its overrides and
+    the flags ``train_stage``, ``device``, ``epochs``): what ``finetune.py`` builds, without reading any data."""
+    entry = check_mode(model, mode)
+    flags: dict[str, Any] = {"train_stage": MODES[mode]}
+    if device is not None:
+        flags["device"] = device
+    if epochs is not None:
+        flags["epochs"] = epochs
+    settings = {**(overrides or {}), **flags}
+    return build_config(entry.cls, dataset, "finetune", props, settings), settings
+
+
 def run_finetune(
     model: str = "MISSRec",
     dataset: str = DEFAULT_DATASET,
@@ -117,20 +149,10 @@ def run_finetune(
     Returns:
         The content of ``results.json``: valid/test metrics, best epoch, history, trainable parameters, paths.
     """
-    entry = get_model(model)
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode '{mode}'. Fix: one of {sorted(MODES)}")
-    if mode not in entry.modes:
-        raise ConfigError(f"{model} has no {mode} mode (it supports {list(entry.modes)}). Fix: -mode {entry.modes[0]}")
-    flags = {"train_stage": MODES[mode]}
-    if device is not None:
-        flags["device"] = device
-    if epochs is not None:
-        flags["epochs"] = epochs
+    entry = check_mode(model, mode)
     if zero_shot:
         check_zero_shot(pretrained, mode, epochs, resume)
-    settings = {**(overrides or {}), **flags}
-    config = build_config(entry.cls, dataset, "finetune", props, settings)
+    config, settings = finetune_config(model, dataset, mode, device, epochs, overrides, props)
     source = read_pretrained(pretrained) if pretrained else None
     output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset, mode), overwrite, resume,
                                          config.final_config_dict,

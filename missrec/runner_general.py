@@ -48,6 +48,28 @@ def build_general_config(
     return build_config(model_cls, dataset, STAGE, [*(p for p in again if p.is_file()), *props], overrides)
 
 
+def general_config(
+    model: str,
+    dataset: str,
+    device: str | None = None,
+    epochs: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    props: Sequence[str | Path] = (),
+) -> tuple[SafeConfig, dict[str, Any]]:
+    """The validated config of a graph-model run, and the settings it applied over the props (its overrides and
+    the flags ``device``, ``epochs``): what ``train_graph.py`` builds, without reading any data."""
+    entry = get_model(model)
+    if entry.kind != "general":
+        raise ConfigError(f"{model} is a {entry.kind} model. Fix: use finetune.py, or one of {general_models()}")
+    flags: dict[str, Any] = {}
+    if device is not None:
+        flags["device"] = device
+    if epochs is not None:
+        flags["epochs"] = epochs
+    settings = {**(overrides or {}), **flags}
+    return build_general_config(entry.cls, dataset, props, settings), settings
+
+
 def check_evaluation_splits(data: GeneralDataset) -> None:
     """Refuse a dataset without validation or test rows: no epoch could be selected, or nothing tested."""
     for split, label in (("valid", "validation"), ("test", "test")):
@@ -106,15 +128,7 @@ def run_general(
         The content of ``results.json``: valid/test metrics, best epoch, history, seconds per epoch, paths.
     """
     entry = get_model(model)
-    if entry.kind != "general":
-        raise ConfigError(f"{model} is a {entry.kind} model. Fix: use finetune.py, or one of {general_models()}")
-    flags: dict[str, Any] = {}
-    if device is not None:
-        flags["device"] = device
-    if epochs is not None:
-        flags["epochs"] = epochs
-    settings = {**(overrides or {}), **flags}
-    config = build_general_config(entry.cls, dataset, props, settings)
+    config, settings = general_config(model, dataset, device, epochs, overrides, props)
     output_dir = prepare_training_folder(output_dir or default_run_dir(model, dataset), overwrite, resume,
                                          config.final_config_dict,
                                          explicit_keys(props, settings))

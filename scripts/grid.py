@@ -134,22 +134,11 @@ def table_name(model: str, dataset: str, fixed: list[str] = ()) -> str:
     return f"grid/{model}-{dataset}" + (f"/{','.join(fixed)}" if fixed else "")
 
 
-def foreign_settings(folder: Path, expected: dict[str, Any]) -> list[str]:
-    """The keys of ``expected`` (the setting and the fixed overrides) that the run in ``folder`` was not made with,
-    as ``key: asked X, ran Y`` (a run without its ``config.json`` is foreign too)."""
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        return [f"{folder.name}: no config.json"]
-    config = json.loads(config_file.read_text())
-    return [f"{folder.name}: {k} asked {v!r}, ran {config.get(k)!r}" for k, v in expected.items() if config.get(k) != v]
-
-
-def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str,
-              fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str) -> dict[str, Any]:
     """Per setting: mean/std over the finished seeds of the best validation score and of every test metric; the
     setting selected on validation (complete settings only) and, for contrast, the one test selection would pick.
-    A setting whose runs were made with other values of its keys (or of the ``fixed`` ones), or differ from each
-    other in configuration, is not averaged."""
+    A setting whose runs were made with another configuration than the setting's today (other values, props
+    changed since), or differ from each other, is not averaged."""
     entries: dict[str, dict[str, Any]] = {}
     for row in rows:
         folders = [f for s in seeds if ((f := reproduce.run_dir(out, table, row, s)) / "results.json").is_file()]
@@ -157,8 +146,7 @@ def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric:
         setting = {k: v for k, v in row.labels.items() if k not in ("model", "dataset")}
         entry: dict[str, Any] = {"setting": setting, "seeds_done": len(runs), "seeds_asked": len(seeds)}
         if runs:
-            expected = {**(fixed or {}), **parse_overrides([f"{k}={v}" for k, v in setting.items()])}
-            foreign = [line for f in folders for line in foreign_settings(f, expected)]
+            foreign = reproduce.stale_runs(folders, *reproduce.row_config(row))
             setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
             differing = reproduce.setup_differences(setups)
             if foreign:
@@ -234,9 +222,9 @@ def markdown(summary: dict[str, Any], command: str) -> str:
 
 
 def write_summary(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str, command: str,
-                  name: str, fixed: dict[str, Any]) -> str:
+                  name: str) -> str:
     """Write ``<out>/grid/<name>.json`` and ``.md`` atomically from the finished runs; returns the markdown."""
-    summary = summarise(out, table, rows, seeds, valid_metric, fixed)
+    summary = summarise(out, table, rows, seeds, valid_metric)
     text = markdown(summary, command)
     atomic_write_json(out / "grid" / f"{name}.json", summary)
     atomic_write_text(out / "grid" / f"{name}.md", text)
@@ -292,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summary_only and todo:
         print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
         reproduce.run_batch(out, todo, args.jobs, args.device,
-                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command, name, fixed))
-    print(write_summary(out, table, rows, args.seeds, valid_metric, command, name, fixed))
+                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command, name))
+    print(write_summary(out, table, rows, args.seeds, valid_metric, command, name))
     return 0
 
 

@@ -32,9 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from missrec.cli import finetune as finetune_cli
+from missrec.cli import train_graph as train_graph_cli
+from missrec.cli.common import parse_run_args
+from missrec.config import explicit_keys, parse_overrides
 from missrec.hardware import describe_hardware
 from missrec.io_utils import atomic_write_json, atomic_write_text
 from missrec.run_folder import lock_holder
+from missrec.runner import finetune_config
+from missrec.runner_general import general_config
+from missrec.trainers.epoch_state import config_changes
 from missrec.trainers.state_folders import latest_position, saved_states
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,6 +233,37 @@ def run_setup(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
     return setup
 
 
+def row_config(row: Row) -> tuple[dict[str, Any], set[str]]:
+    """The configuration a run of ``row`` is made with today (``config.json``'s JSON values, built from the row's
+    command line and the props as they are now, reading no data) and the keys the command sets explicitly."""
+    if row.entry == "finetune.py":
+        args = parse_run_args(finetune_cli.build_parser(), list(row.args))
+        overrides = parse_overrides(args.overrides)
+        config, settings = finetune_config(args.model, args.dataset, args.mode, args.device, args.epochs, overrides,
+                                           args.props)
+    else:
+        args = parse_run_args(train_graph_cli.build_parser(), list(row.args))
+        overrides = parse_overrides(args.overrides)
+        config, settings = general_config(args.model, args.dataset, args.device, args.epochs, overrides, args.props)
+    return json.loads(json.dumps(dict(config.final_config_dict), default=str)), explicit_keys(args.props, settings)
+
+
+def stale_runs(folders: list[Path], current: dict[str, Any], explicit: set[str]) -> list[str]:
+    """The finished runs of a row made with another configuration than the row's today (props or code changed
+    since, or a run copied in by hand), as ``<run>: key ran X, now Y``; keys a run predates that stay at their
+    defaults, keys the code no longer has and the per-run keys (seed, device, paths) are no change."""
+    stale = []
+    for folder in folders:
+        config_file = folder / "config.json"
+        if not config_file.is_file():
+            stale.append(f"{folder.name}: no config.json")
+            continue
+        saved = json.loads(config_file.read_text())
+        changed, _, _ = config_changes(saved, current, explicit, PER_RUN_KEYS | {"gpu_id", "use_gpu"})
+        stale += [f"{folder.name}: {k} ran {saved.get(k)!r}, now {current.get(k)!r}" for k in changed[:3]]
+    return stale
+
+
 def setup_differences(setups: list[dict[str, Any]]) -> list[str]:
     """The keys whose values differ between runs (a key one run lacks counts as differing)."""
     keys = set().union(*setups)
@@ -246,7 +284,10 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
             "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
         }
         differing = setup_differences([run_setup(f, r) for f, r in zip(folders, runs, strict=True)]) if runs else []
-        if differing:
+        stale = stale_runs(folders, *row_config(row)) if runs else []
+        if stale:
+            entry["stale_runs"] = stale
+        elif differing:
             entry["mixed_setup"] = differing
         elif runs:
             entry["hardware"] = run_machines(runs)
@@ -285,6 +326,11 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         "|---|---|" + "---|" * (len(metrics) + 3),
     ]
     for name, row in summary["rows"].items():
+        if "stale_runs" in row:
+            lines.append(f"| {name} | not averaged: runs made with another configuration than the row's today "
+                         f"({'; '.join(row['stale_runs'])}; remove them from `runs/{summary['table']}/` and rerun) |"
+                         + " |" * (len(metrics) + 3))
+            continue
         if "mixed_setup" in row:
             lines.append(f"| {name} | not averaged: its runs differ in {', '.join(row['mixed_setup'])} (remove the "
                          f"runs of the old setup from `runs/{summary['table']}/` and rerun) |" + " |" * (len(metrics) + 3))

@@ -150,6 +150,21 @@ def remove_epoch_states(output_dir: str | Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def config_changes(saved: Mapping[str, Any], current: Mapping[str, Any], explicit_keys: Collection[str] = (),
+                   ignored: Collection[str] = ()) -> tuple[list[str], set[str], set[str]]:
+    """Compare a run's saved ``config.json`` with the configuration the same command builds now (both JSON values).
+
+    Returns ``(changed, added, removed)``: the keys whose values differ (sorted), the keys the saved run predates
+    (absent from it, and set in none of ``explicit_keys``: they are at their defaults, so no change) and the keys the
+    code no longer has (absent from ``current``: read by nothing, so no change either). ``ignored`` keys never count.
+    """
+    added = {k for k in current.keys() - saved.keys() if k not in explicit_keys}
+    removed = saved.keys() - current.keys()
+    skip = set(ignored) | added | removed
+    changed = sorted(k for k in set(saved) | set(current) if k not in skip and saved.get(k) != current.get(k))
+    return changed, added, set(removed)
+
+
 def check_resume(output_dir: str | Path, config: Mapping[str, Any], explicit_keys: Collection[str] = ()) -> None:
     """Before a resumed run reads any data: the folder holds an unfinished run's state, and that run's
     ``config.json`` equals this configuration except for :data:`RESUMABLE_CHANGES` and changes of the code's keys: a
@@ -169,10 +184,7 @@ def check_resume(output_dir: str | Path, config: Mapping[str, Any], explicit_key
         raise ConfigError(f"--resume: {folder / 'config.json'} is missing or unreadable ({e}), so the run cannot be "
                           "checked to be the same. Fix: start the run again (--overwrite)") from e
     current = json.loads(json.dumps(dict(config), default=str))
-    added = {k for k in current.keys() - saved.keys() if k not in explicit_keys}
-    removed = saved.keys() - current.keys()
-    changed = sorted(k for k in set(saved) | set(current) if k not in RESUMABLE_CHANGES | added | removed
-                     and saved.get(k) != current.get(k))
+    changed, added, removed = config_changes(saved, current, explicit_keys, RESUMABLE_CHANGES)
     if changed:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:4])
         raise ConfigError(f"--resume: {folder} holds a run with another configuration ({shown}"

@@ -62,8 +62,7 @@ def test_a_bad_value_is_refused_before_any_run(tmp_path, capsys):
 def fake_run(out, table, row, seed, valid, test, config=None):
     folder = grid.reproduce.run_dir(out, table, row, seed)
     folder.mkdir(parents=True)
-    setting = {k: v for k, v in row.labels.items() if k not in ("model", "dataset")}
-    made_with = grid.parse_overrides([f"{k}={v}" for k, v in setting.items()])
+    made_with, _ = grid.reproduce.row_config(row)
     (folder / "config.json").write_text(json.dumps({**made_with, **(config or {}), "seed": seed}))
     (folder / "results.json").write_text(json.dumps({
         "valid": {"recall@20": valid}, "test": {"recall@20": test, "ndcg@20": test / 2},
@@ -123,12 +122,12 @@ def test_a_named_summary_keeps_the_grid_and_reuses_its_runs(tmp_path, monkeypatc
 def test_runs_made_with_other_values_are_not_taken_for_the_setting(tmp_path, capsys):
     rows = grid.grid_rows("BPR", "ML100K_general", grid.expand({"reg_weight": ["0.1", "0.01"]}), [])
     table = grid.table_name("BPR", "ML100K_general")
-    fake_run(tmp_path, table, rows[0], 1, valid=0.3, test=0.3, config={"reg_weight": 0.5, "epochs": 300})  # by hand
-    fake_run(tmp_path, table, rows[1], 1, valid=0.2, test=0.2, config={"epochs": 2})
-    summary = grid.summarise(tmp_path, table, rows, [1], "recall@20", grid.parse_overrides(["epochs=300"]))
+    fake_run(tmp_path, table, rows[0], 1, valid=0.3, test=0.3, config={"reg_weight": 0.5})  # copied in by hand
+    fake_run(tmp_path, table, rows[1], 1, valid=0.2, test=0.2, config={"epochs": 2})  # made under --set epochs=2
+    summary = grid.summarise(tmp_path, table, rows, [1], "recall@20")
     foreign = {name: e["foreign_runs"] for name, e in summary["settings"].items()}
-    assert foreign == {"reg_weight=0.1": ["reg_weight=0.1-seed1: reg_weight asked 0.1, ran 0.5"],
-                       "reg_weight=0.01": ["reg_weight=0.01-seed1: epochs asked 300, ran 2"]}
+    assert foreign == {"reg_weight=0.1": ["reg_weight=0.1-seed1: reg_weight ran 0.5, now 0.1"],
+                       "reg_weight=0.01": ["reg_weight=0.01-seed1: epochs ran 2, now 1000"]}
     assert summary["selected"] is None
     assert "not averaged: runs made with another configuration" in grid.markdown(summary, "CMD")
     # --set gives the runs their own folder: a grid with epochs=2 never reuses (or is reused by) the full runs

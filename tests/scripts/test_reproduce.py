@@ -18,6 +18,7 @@ spec.loader.exec_module(reproduce)
 def fake_run(out: Path, table: str, row, seed: int, hit: float, best: int, hardware: str | None = None) -> None:
     folder = reproduce.run_dir(out, table, row, seed)
     folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({**reproduce.row_config(row)[0], "seed": seed}))
     (folder / "results.json").write_text(
         json.dumps(
             {
@@ -218,9 +219,11 @@ def test_a_run_folder_held_by_a_process_reads_as_running(tmp_path):
 
 def test_a_row_whose_seeds_ran_different_setups_is_not_averaged(tmp_path):
     rows = reproduce.table_rows("ml100k")
-    for seed, learning_rate in ((1, 0.001), (2, 0.002)):
+    today = reproduce.row_config(rows[0])[0]
+    assert today["learning_rate"] == 0.001
+    for seed, learning_rate in ((1, 0.001), (2, 0.002)):  # seed 2 was made before a change of the props
         fake_run(tmp_path, "ml100k", rows[0], seed, 0.1, best=5)
-        config = {"seed": seed, "device": "cpu", "learning_rate": learning_rate, "data_path": f"/machine{seed}"}
+        config = {**today, "seed": seed, "device": "cpu", "learning_rate": learning_rate, "data_path": f"/m{seed}"}
         (reproduce.run_dir(tmp_path, "ml100k", rows[0], seed) / "config.json").write_text(json.dumps(config))
     for seed, digest in ((1, "aa"), (2, "bb")):  # the same configuration, another pre-trained checkpoint
         fake_run(tmp_path, "ml100k", rows[3], seed, 0.1, best=5)
@@ -230,11 +233,26 @@ def test_a_row_whose_seeds_ran_different_setups_is_not_averaged(tmp_path):
     fake_run(tmp_path, "ml100k", rows[1], 2, 0.3, best=5)
     summary = reproduce.summarise(tmp_path, "ml100k", [1, 2])
     first, pre_trained = summary["rows"][rows[0].name], summary["rows"][rows[3].name]
-    assert first["mixed_setup"] == ["learning_rate"] and "test" not in first  # seed, device and paths may differ
+    # seed, device and paths may differ; a value the row no longer runs with may not
+    assert first["stale_runs"] == [f"{rows[0].name}-seed2: learning_rate ran 0.002, now 0.001"] and "test" not in first
     assert pre_trained["mixed_setup"] == ["pretrained_sha256"] and "test" not in pre_trained
     assert summary["rows"][rows[1].name]["test"]["hit@10"][0] == pytest.approx(0.2)
     text = reproduce.markdown(summary, ["hit@10"])
-    assert f"| {rows[0].name} | not averaged: its runs differ in learning_rate" in text
+    assert f"| {rows[0].name} | not averaged: runs made with another configuration than the row's today" in text
+    assert f"| {rows[3].name} | not averaged: its runs differ in pretrained_sha256" in text
+
+
+def test_a_run_made_before_a_key_existed_is_not_stale(tmp_path):
+    row = reproduce.table_rows("graph")[0]
+    fake_run(tmp_path, "graph", row, 1, 0.1, best=5)
+    config_file = reproduce.run_dir(tmp_path, "graph", row, 1) / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["tie_counts_as_improvement"]  # added to the props after the run, left at its default by the row
+    config_file.write_text(json.dumps({**config, "a_key_the_code_dropped": 1}))
+    assert reproduce.stale_runs([config_file.parent], *reproduce.row_config(row)) == []
+    config_file.unlink()
+    missing = reproduce.stale_runs([config_file.parent], *reproduce.row_config(row))
+    assert missing == [f"{row.name}-seed1: no config.json"]
 
 
 def test_repeated_seeds_unknown_rows_and_no_jobs_are_one_clear_error(tmp_path, capsys):
