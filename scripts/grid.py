@@ -12,11 +12,12 @@ continue from their last epoch, as in ``scripts/reproduce.py``. Every combinatio
 the first run starts. The summary (``results/grid/<model>-<dataset>.md`` and ``.json``) lists every setting with
 the mean ± std over seeds of its best validation score and of its test metrics, and **selects the setting with the
 best mean validation score** (the ``valid_metric`` of the props, Recall@20), among the settings whose seeds have all
-finished. The summary covers the grid asked for; every setting's runs stay, and a later grid containing a setting
-reuses its finished seeds (e.g. more seeds for the selected setting alone). MMRec's ``quick_start`` selects by the
-*test* score instead (graph_models.md §2.1, its issue #64), which
-reads the test split to choose; the summary names the setting that rule would pick, only to show whether the
-choice would differ, never to report it.
+finished. The summary covers the grid asked for (``--name`` writes it under another name); every setting's runs
+stay, and a later grid containing a setting reuses its finished seeds (e.g. more seeds for the selected setting
+alone), unless they were made with another configuration than the setting's today: those are named, not averaged.
+MMRec's ``quick_start`` selects by the *test* score instead (graph_models.md §2.1, its issue #64), which reads the
+test split to choose; the summary names the setting that rule would pick, only to show whether the choice would
+differ, never to report it.
 """
 
 from __future__ import annotations
