@@ -88,6 +88,14 @@ def check_keys(values: Mapping[str, Any], valid: set[str], source: str) -> None:
             raise ConfigError(f"{source}: unknown config key '{key}'. Fix: {suggestion}")
 
 
+def run_settings(overrides: Mapping[str, Any] | None, device: str | None = None, epochs: int | None = None,
+                 **flags: Any) -> dict[str, Any]:
+    """A run's settings over the props: its overrides, then the entry point's flags (``device`` and ``epochs``
+    when given, and any other flag such as ``train_stage``)."""
+    given = {"device": device, "epochs": epochs}
+    return {**(overrides or {}), **flags, **{k: v for k, v in given.items() if v is not None}}
+
+
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     """``["epochs=5", "topk=[10,20]"]`` -> ``{"epochs": 5, "topk": [10, 20]}`` (values parsed as YAML)."""
     out: dict[str, Any] = {}

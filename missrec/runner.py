@@ -11,7 +11,7 @@ from recbole.data.interaction import Interaction
 from recbole.utils import init_seed
 
 from missrec.compat import SafeConfig
-from missrec.config import build_config, explicit_keys
+from missrec.config import build_config, explicit_keys, run_settings
 from missrec.data.dataset import MultimodalSequentialDataset
 from missrec.data.loaders import DeviceBatchLoader
 from missrec.data.prepare import ml100k
@@ -105,12 +105,7 @@ def finetune_config(
     """The validated config of a fine-tuning run, and the settings it applied over the props (its overrides and
     the flags ``train_stage``, ``device``, ``epochs``): what ``finetune.py`` builds, without reading any data."""
     entry = check_mode(model, mode)
-    flags: dict[str, Any] = {"train_stage": MODES[mode]}
-    if device is not None:
-        flags["device"] = device
-    if epochs is not None:
-        flags["epochs"] = epochs
-    settings = {**(overrides or {}), **flags}
+    settings = run_settings(overrides, device, epochs, train_stage=MODES[mode])
     return build_config(entry.cls, dataset, "finetune", props, settings), settings
 
 

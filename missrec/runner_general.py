@@ -9,7 +9,7 @@ from typing import Any
 from recbole.utils import init_seed
 
 from missrec.compat import SafeConfig
-from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config, explicit_keys
+from missrec.config import DATASET_PROPS_DIR, PROPS_DIR, build_config, explicit_keys, run_settings
 from missrec.data.general import BPRTrainLoader, GeneralDataset, load_general_dataset
 from missrec.data.general.ml100k import NAME as ML100K_GENERAL
 from missrec.errors import ConfigError, DataError
@@ -61,12 +61,7 @@ def general_config(
     entry = get_model(model)
     if entry.kind != "general":
         raise ConfigError(f"{model} is a {entry.kind} model. Fix: use finetune.py, or one of {general_models()}")
-    flags: dict[str, Any] = {}
-    if device is not None:
-        flags["device"] = device
-    if epochs is not None:
-        flags["epochs"] = epochs
-    settings = {**(overrides or {}), **flags}
+    settings = run_settings(overrides, device, epochs)
     return build_general_config(entry.cls, dataset, props, settings), settings
 
 

@@ -37,8 +37,7 @@ import yaml
 from missrec.config import parse_overrides
 from missrec.errors import ConfigError, MissrecError
 from missrec.io_utils import atomic_write_json, atomic_write_text
-from missrec.registry import get_model
-from missrec.runner_general import DEFAULT_DATASET, build_general_config, general_models
+from missrec.runner_general import DEFAULT_DATASET, general_models
 
 
 def _load_reproduce():
@@ -103,16 +102,15 @@ def setting_name(setting: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in setting.items())
 
 
-def check_settings(model: str, dataset: str, settings: list[dict[str, str]], fixed: dict[str, Any]) -> str:
-    """Validate every combination's configuration (one clear error before any run); returns the valid metric."""
-    cls = get_model(model).cls
+def check_settings(rows: list) -> str:
+    """Build every setting's configuration as its run will (the row's command line, reading no data): one clear
+    error before any run; returns the valid metric."""
     valid_metric = None
-    for setting in settings:
-        overrides = {**fixed, **parse_overrides([f"{k}={v}" for k, v in setting.items()])}
+    for row in rows:
         try:
-            config = build_general_config(cls, dataset, (), overrides)
+            config, _ = reproduce.row_config(row)
         except MissrecError as e:
-            raise ConfigError(f"grid setting {setting_name(setting)}: {e}") from e
+            raise ConfigError(f"grid setting {row.name}: {e}") from e
         valid_metric = str(config["valid_metric"]).lower()
     return valid_metric
 
@@ -261,13 +259,13 @@ def main(argv: list[str] | None = None) -> int:
         if "seed" in set(fixed) | set(grid):
             raise ConfigError("seed is not a hyper-parameter here. Fix: give the seeds with --seeds")
         settings = expand(grid)
-        valid_metric = check_settings(args.model, args.dataset, settings, fixed)
+        fixed_items = [f"{k.strip()}={v.strip()}" for k, _, v in (item.partition("=") for item in args.fixed)]
+        rows = grid_rows(args.model, args.dataset, settings, fixed_items)
+        valid_metric = check_settings(rows)
     except MissrecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    fixed_items = [f"{k.strip()}={v.strip()}" for k, _, v in (item.partition("=") for item in args.fixed)]
     out, table = ROOT / args.out, table_name(args.model, args.dataset, fixed_items)
-    rows = grid_rows(args.model, args.dataset, settings, fixed_items)
     grid_args = " ".join(f"{k}={','.join(v)}" for k, v in grid.items())
     command = (f"python scripts/grid.py --model {args.model} -d {args.dataset} --grid {grid_args}"
                + (f" --set {' '.join(fixed_items)}" if fixed_items else "")

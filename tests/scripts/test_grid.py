@@ -19,7 +19,7 @@ spec.loader.exec_module(grid)
 def test_every_published_grid_is_a_valid_configuration_of_its_model():
     for model in ("BPR", "LightGCN", "VBPR", "LATTICE", "FREEDOM", "BM3", "GRCN", "SGFD-BM3"):
         settings = grid.expand(grid.published_grid(model))
-        assert grid.check_settings(model, "ML100K_general", settings, {}) == "recall@20"
+        assert grid.check_settings(grid.grid_rows(model, "ML100K_general", settings, [])) == "recall@20"
     assert len(grid.expand(grid.published_grid("LightGCN"))) == 20
     bm3 = {"n_layers": ["1", "2"], "reg_weight": ["0.1", "0.01"], "dropout": ["0.3", "0.5"]}
     assert grid.published_grid("BM3") == bm3
