@@ -145,7 +145,8 @@ def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric:
         setting = {k: v for k, v in row.labels.items() if k not in ("model", "dataset")}
         entry: dict[str, Any] = {"setting": setting, "seeds_done": len(runs), "seeds_asked": len(seeds)}
         if runs:
-            foreign = reproduce.stale_runs(folders, *reproduce.row_config(row))
+            saved = [(f.name, reproduce.saved_config(f)) for f in folders]
+            foreign = reproduce.stale_runs(saved, *reproduce.row_config(row))
             setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
             differing = reproduce.setup_differences(setups)
             if foreign:

@@ -11,7 +11,8 @@ Each run is ``finetune.py`` / ``train_graph.py`` with its props (maximum epochs,
 ``seed=<seed>``, written to ``results/runs/<table>/<row>-seed<seed>/``; a run whose ``results.json`` exists is
 skipped, so a table can be built across sittings, and an interrupted run continues from its last saved epoch
 (``--resume``: the same run as an uninterrupted one) or, without a saved state, starts again. Rows are listed in
-the order that lands the claims' evidence first. ``results/<table>.md`` and
+the order that lands the claims' evidence first. Seeds kept only by an archived summary (``results/archive/``,
+``scripts/archive.py``) count as finished and are pooled exactly with the runs. ``results/<table>.md`` and
 ``results/<table>.json`` hold, per row, mean ± std over the finished seeds of every test metric, the best epoch,
 the epochs run, seconds per training epoch and the machine; rows with fewer seeds than asked are marked pending
 with the command that completes them.
@@ -43,6 +44,9 @@ from missrec.runner import finetune_config
 from missrec.runner_general import general_config
 from missrec.trainers.epoch_state import config_changes
 from missrec.trainers.state_folders import latest_position, saved_states
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from archive import ARCHIVE_DIR, load_archive, pool_groups, run_as_group  # noqa: E402  (scripts/archive.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNING: set[subprocess.Popen] = set()  # the runs in progress, stopped with this process
@@ -248,20 +252,44 @@ def row_config(row: Row) -> tuple[dict[str, Any], set[str]]:
     return json.loads(json.dumps(dict(config.final_config_dict), default=str)), explicit_keys(args.props, settings)
 
 
-def stale_runs(folders: list[Path], current: dict[str, Any], explicit: set[str]) -> list[str]:
+def stale_runs(
+    saved: list[tuple[str, dict[str, Any] | None]], current: dict[str, Any], explicit: set[str]
+) -> list[str]:
     """The finished runs of a row made with another configuration than the row's today (props or code changed
-    since, or a run copied in by hand), as ``<run>: key ran X, now Y``; keys a run predates that stay at their
-    defaults, keys the code no longer has and the per-run keys (seed, device, paths) are no change."""
+    since, or a run copied in by hand), as ``<run>: key ran X, now Y``; ``saved`` holds each run's name and
+    ``config.json`` (``None`` when it has none). Keys a run predates that stay at their defaults, keys the code no
+    longer has and the per-run keys (seed, device, paths) are no change."""
     stale = []
-    for folder in folders:
-        config_file = folder / "config.json"
-        if not config_file.is_file():
-            stale.append(f"{folder.name}: no config.json")
+    for name, config in saved:
+        if config is None:
+            stale.append(f"{name}: no config.json")
             continue
-        saved = json.loads(config_file.read_text())
-        changed, _, _ = config_changes(saved, current, explicit, PER_RUN_KEYS | {"gpu_id", "use_gpu"})
-        stale += [f"{folder.name}: {k} ran {saved.get(k)!r}, now {current.get(k)!r}" for k in changed[:3]]
+        changed, _, _ = config_changes(config, current, explicit, PER_RUN_KEYS | {"gpu_id", "use_gpu"})
+        stale += [f"{name}: {k} ran {config.get(k)!r}, now {current.get(k)!r}" for k in changed[:3]]
     return stale
+
+
+def saved_config(folder: Path) -> dict[str, Any] | None:
+    config_file = folder / "config.json"
+    return json.loads(config_file.read_text()) if config_file.is_file() else None
+
+
+def usable_archive(kept: dict[str, Any] | None, seeds: list[int], finished: set[int]) -> dict[str, Any] | None:
+    """A row's archived seeds (``scripts/archive.py``) when they count: all of them asked for, none run again (an
+    archived summary cannot be split, nor a seed counted twice)."""
+    if kept and set(kept["seeds"]) <= set(seeds) and not set(kept["seeds"]) & finished:
+        return kept
+    return None
+
+
+def finished_seeds(out: Path, table: str, row: Row, seeds: list[int]) -> set[int]:
+    return {s for s in seeds if (run_dir(out, table, row, s) / "results.json").is_file()}
+
+
+def archived_seeds(out: Path, table: str, row: Row, seeds: list[int]) -> set[int]:
+    """The seeds of ``row`` an archived summary already counts (none to run again)."""
+    kept = usable_archive(load_archive(out, table).get(row.name), seeds, finished_seeds(out, table, row, seeds))
+    return set(kept["seeds"]) if kept else set()
 
 
 def setup_differences(setups: list[dict[str, Any]]) -> list[str]:
@@ -271,39 +299,42 @@ def setup_differences(setups: list[dict[str, Any]]) -> list[str]:
 
 
 def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
-    """Per row: mean/std of every test metric over the finished seeds, best epoch, epochs run, s/epoch. A row whose
-    runs differ in configuration or pre-trained checkpoint is not averaged: it names the differing keys instead."""
+    """Per row: mean/std of every test metric over the finished seeds (runs, and archived seeds pooled exactly), best
+    epoch, epochs run, s/epoch. A row whose runs differ in configuration or pre-trained checkpoint, or were made with
+    another configuration than the row's today, is not averaged: it names the differing keys instead."""
     rows, machines = {}, set()
+    archive = load_archive(out, table)
     for row in table_rows(table):
-        folders = [f for s in seeds if ((f := run_dir(out, table, row, s)) / "results.json").is_file()]
+        done = finished_seeds(out, table, row, seeds)
+        folders = [run_dir(out, table, row, s) for s in seeds if s in done]
         runs = [json.loads((f / "results.json").read_text()) for f in folders]
+        setups = [run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
+        configs = [(f.name, saved_config(f)) for f in folders]
+        groups = [run_as_group(r, r.get("hardware") or machine()) for r in runs]  # older runs: this machine's
+        kept = usable_archive(archive.get(row.name), seeds, done)
+        if kept:
+            label = f"archived seeds {', '.join(map(str, kept['seeds']))}"
+            setups.append(kept["setup"])
+            configs.append((label, kept["setup"]))
+            groups.append(kept["summary"])
+        seeds_done = len(runs) + (len(kept["seeds"]) if kept else 0)
         entry: dict[str, Any] = {
             **row.labels,
-            "seeds_done": len(runs),
+            "seeds_done": seeds_done,
             "seeds_asked": len(seeds),
             "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
         }
-        differing = setup_differences([run_setup(f, r) for f, r in zip(folders, runs, strict=True)]) if runs else []
-        stale = stale_runs(folders, *row_config(row)) if runs else []
+        if kept:
+            entry["archived_seeds"] = kept["seeds"]
+        differing = setup_differences(setups) if groups else []
+        stale = stale_runs(configs, *row_config(row)) if groups else []
         if stale:
             entry["stale_runs"] = stale
         elif differing:
             entry["mixed_setup"] = differing
-        elif runs:
-            entry["hardware"] = run_machines(runs)
+        elif groups:
+            entry.update(pool_groups(groups))
             machines.update(entry["hardware"])
-            metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
-            entry["test"] = {m: _mean_std([r["test"][m] for r in runs]) for m in metrics}
-            for key in ("test_new_items",):
-                if all(key in r and r[key] for r in runs):
-                    entry[key] = {m: _mean_std([r[key][m] for r in runs]) for m in sorted(runs[0][key])}
-                    entry[f"{key}_rows"] = runs[0].get("test_subset_rows", {}).get(key)
-            trained = all(r["history"] for r in runs)  # zero-shot runs train no epoch
-            entry["best_epoch"] = _mean_std([r["best_epoch"] for r in runs]) if trained else None
-            entry["epochs_run"] = _mean_std([r["epochs_run"] for r in runs])
-            entry["seconds_per_epoch"] = _mean_std(
-                [statistics.mean(h["train_seconds"] for h in r["history"]) for r in runs]
-            ) if trained else None
         rows[row.name] = entry
     described = "; ".join(sorted(machines)) if machines else machine()
     return {"table": table, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
@@ -328,7 +359,8 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
     for name, row in summary["rows"].items():
         if "stale_runs" in row:
             lines.append(f"| {name} | not averaged: runs made with another configuration than the row's today "
-                         f"({'; '.join(row['stale_runs'])}; remove them from `runs/{summary['table']}/` and rerun) |"
+                         f"({'; '.join(row['stale_runs'])}; remove them from `runs/{summary['table']}/` or the row "
+                         f"from `{ARCHIVE_DIR}/{summary['table']}.json` and rerun) |"
                          + " |" * (len(metrics) + 3))
             continue
         if "mixed_setup" in row:
@@ -340,12 +372,16 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
             continue
         done = f"{row['seeds_done']}/{row['seeds_asked']}" + (
             "" if row["seeds_done"] >= row["seeds_asked"] else " pending"
-        )
+        ) + (f" ({len(row['archived_seeds'])} archived)" if row.get("archived_seeds") else "")
         cells = [_cell(row["test"], m, row["seeds_done"]) for m in metrics]
         best, per_epoch = (f"{row[k][0]:.1f}" if row[k] else "–" for k in ("best_epoch", "seconds_per_epoch"))
         lines.append(
             f"| {name} | {done} | " + " | ".join(cells) + f" | {best} | {row['epochs_run'][0]:.1f} | {per_epoch} |"
         )
+    if any(r.get("archived_seeds") for r in summary["rows"].values()):
+        lines += ["", f"Archived seeds: runs whose folders are gone, kept by the summary they were averaged into "
+                      f"(`{ARCHIVE_DIR}/{summary['table']}.json`, `scripts/archive.py`) and pooled exactly with the "
+                      "runs made since."]
     news = {n: r for n, r in summary["rows"].items() if "test_new_items" in r}
     sizes = {r["test_new_items_rows"] for r in news.values() if r.get("test_new_items_rows")}
     size = f", {sizes.pop():,} users" if len(sizes) == 1 else ""
@@ -397,8 +433,19 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> s
     the same table and dataset (their mean epochs run x seconds per epoch)."""
     finished: dict[tuple[str, str, str, bool], list[tuple[int, float]]] = {}
     unfinished, counts = [], {}
+    archives = {table: load_archive(out, table) for table in {t for t, _ in plan}}
     for table, row in plan:
+        kept = usable_archive(archives[table].get(row.name), seeds, finished_seeds(out, table, row, seeds))
+        if kept:
+            counts["archived"] = counts.get("archived", 0) + len(kept["seeds"])
+            summary = kept["summary"]
+            seconds = summary["seconds_per_epoch"][0] if summary["seconds_per_epoch"] else 0.0
+            finished.setdefault(_cost_group(table, row), []).extend(
+                [(summary["epochs_run"][0], seconds)] * len(kept["seeds"])
+            )
         for seed in seeds:
+            if kept and seed in kept["seeds"]:
+                continue
             folder = run_dir(out, table, row, seed)
             state, epochs = run_status(folder)
             counts[state] = counts.get(state, 0) + 1
@@ -485,8 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     todo = [
         (t, row, seed)
         for t, row in plan
+        if row.name not in missing
         for seed in args.seeds
-        if row.name not in missing and not (run_dir(out, t, row, seed) / "results.json").is_file()
+        if seed not in finished_seeds(out, t, row, args.seeds) | archived_seeds(out, t, row, args.seeds)
     ]
     if not args.summary_only and todo:
         run_batch(out, todo, args.jobs, args.device, lambda t: write_summary(out, t, args.seeds))

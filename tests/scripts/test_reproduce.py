@@ -249,9 +249,11 @@ def test_a_run_made_before_a_key_existed_is_not_stale(tmp_path):
     config = json.loads(config_file.read_text())
     del config["tie_counts_as_improvement"]  # added to the props after the run, left at its default by the row
     config_file.write_text(json.dumps({**config, "a_key_the_code_dropped": 1}))
-    assert reproduce.stale_runs([config_file.parent], *reproduce.row_config(row)) == []
+    assert reproduce.stale_runs([(f"{row.name}-seed1", reproduce.saved_config(config_file.parent))],
+                                   *reproduce.row_config(row)) == []
     config_file.unlink()
-    missing = reproduce.stale_runs([config_file.parent], *reproduce.row_config(row))
+    missing = reproduce.stale_runs([(f"{row.name}-seed1", reproduce.saved_config(config_file.parent))],
+                                   *reproduce.row_config(row))
     assert missing == [f"{row.name}-seed1: no config.json"]
 
 
