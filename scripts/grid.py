@@ -275,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         print(reproduce.status_report(out, plan, args.seeds), flush=True)
         return 0
+    summary_file = out / "grid" / f"{name}.json"
+    present = summarise(out, table, rows, args.seeds, valid_metric)["settings"]
+    lost = reproduce.lost_seeds(summary_file, "settings", present)
+    if lost:
+        return reproduce.refuse_lost_seeds(lost, summary_file, out / "runs" / table)
     todo = [(table, row, s) for row in rows for s in args.seeds
             if not (reproduce.run_dir(out, table, row, s) / "results.json").is_file()]
     if not args.summary_only and todo:

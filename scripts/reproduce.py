@@ -340,6 +340,33 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
     return {"table": table, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
 
 
+def lost_seeds(summary_file: Path, key: str, entries: dict[str, dict[str, Any]]) -> list[str]:
+    """The rows (``key``: ``rows``, or a grid's ``settings``) that the summary on disk counts more finished seeds of,
+    for the same seeds asked, than ``entries`` (the runs and archive present) do: their run folders are gone, and
+    rewriting the summary would drop them. As ``<row>: N seeds in <file>, M runs here``."""
+    if not summary_file.is_file():
+        return []
+    try:
+        previous = json.loads(summary_file.read_text())[key]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [
+        f"{name}: {old['seeds_done']} seeds in {summary_file.name}, {entries[name]['seeds_done']} here"
+        for name, old in previous.items()
+        if name in entries and old.get("seeds_asked") == entries[name]["seeds_asked"]
+        and old.get("seeds_done", 0) > entries[name]["seeds_done"]
+    ]
+
+
+def refuse_lost_seeds(lost: list[str], summary_file: Path, runs: Path, archive_command: str | None = None) -> int:
+    """Print the one error for :func:`lost_seeds` (with the ways out) and return the exit status 2."""
+    keep = f"keep its rows with `{archive_command}`, or " if archive_command else ""
+    print(f"error: {summary_file} counts finished seeds whose run folders are missing ({'; '.join(lost[:3])}"
+          f"{'; ...' if len(lost) > 3 else ''}): rewriting it would drop them. Fix: restore the run folders under "
+          f"{runs}, or {keep}remove {summary_file.name} to start afresh", file=sys.stderr)
+    return 2
+
+
 def _cell(stats: dict[str, Any], metric: str, seeds: int) -> str:
     """``mean ± std``; the mean alone for one seed (no spread measured); ``–`` for a metric the row lacks."""
     if metric not in stats:
@@ -529,6 +556,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         print(status_report(out, plan, args.seeds), flush=True)
         return 0
+    for t in tables:
+        lost = lost_seeds(out / f"{t}.json", "rows", summarise(out, t, args.seeds)["rows"])
+        if lost:
+            return refuse_lost_seeds(lost, out / f"{t}.json", out / "runs" / t,
+                                     f"python scripts/archive.py {t} --made-from ...")
     todo = [
         (t, row, seed)
         for t, row in plan

@@ -135,3 +135,15 @@ def test_runs_made_with_other_values_are_not_taken_for_the_setting(tmp_path, cap
     args = ["--model", "BPR", "--grid", "reg_weight=0.1", "--set", "topk=[5,10]", "--out", str(tmp_path)]
     assert grid.main(args) == 2
     assert "not a plain scalar" in capsys.readouterr().err
+
+
+def test_a_grid_whose_run_folders_are_gone_is_not_rewritten_without_them(tmp_path, capsys):
+    table = grid.table_name("BPR", "ML100K_general")
+    rows = grid.grid_rows("BPR", "ML100K_general", grid.expand({"reg_weight": ["0.1"]}), [])
+    fake_run(tmp_path, table, rows[0], 2020, valid=0.3, test=0.3)
+    args = ["--model", "BPR", "--grid", "reg_weight=0.1", "--summary-only", "--out", str(tmp_path)]
+    assert grid.main(args) == 0
+    (grid.reproduce.run_dir(tmp_path, table, rows[0], 2020) / "results.json").unlink()
+    assert grid.main(args) == 2
+    assert "reg_weight=0.1: 1 seeds in BPR-ML100K_general.json, 0 here" in capsys.readouterr().err
+    assert "1/1" in (tmp_path / "grid" / "BPR-ML100K_general.md").read_text()

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -268,3 +269,19 @@ def test_repeated_seeds_unknown_rows_and_no_jobs_are_one_clear_error(tmp_path, c
         reproduce.main(["ml100k", "--jobs", "0", "--out", str(tmp_path)])
     assert "--jobs: expected a positive number" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_table_whose_run_folders_are_gone_is_not_rewritten_without_them(tmp_path, monkeypatch, capsys):
+    row = reproduce.table_rows("ml100k")[0]
+    for seed in (1, 2):
+        fake_run(tmp_path, "ml100k", row, seed, 0.1, best=5)
+    reproduce.write_summary(tmp_path, "ml100k", [1, 2])
+    before = (tmp_path / "ml100k.md").read_text()
+    shutil.rmtree(tmp_path / "runs")  # a new checkout without them
+    ran = []
+    monkeypatch.setattr(reproduce, "run_one", lambda out, table, r, seed, device: ran.append(seed))
+    assert reproduce.main(["ml100k", "--seeds", "1", "2", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"{row.name}: 2 seeds in ml100k.json, 0 here" in error and "python scripts/archive.py ml100k" in error
+    assert ran == [] and (tmp_path / "ml100k.md").read_text() == before  # nothing run, nothing rewritten
+    assert reproduce.main(["ml100k", "--seeds", "1", "2", "3", "--summary-only", "--out", str(tmp_path)]) == 0
