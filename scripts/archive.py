@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import math
+import statistics
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -49,7 +50,7 @@ def pooled_mean_std(parts: list[tuple[int, float, float]]) -> tuple[float, float
 def run_as_group(result: dict[str, Any], hardware: str) -> dict[str, Any]:
     """One run's ``results.json`` as a summary of one seed: every value with a spread of 0."""
     trained = bool(result["history"])  # zero-shot runs train no epoch
-    seconds = sum(h["train_seconds"] for h in result["history"]) / len(result["history"]) if trained else None
+    seconds = statistics.mean(h["train_seconds"] for h in result["history"]) if trained else None
     group: dict[str, Any] = {
         "n": 1,
         "test": {m: [v, 0.0] for m, v in result["test"].items()},
