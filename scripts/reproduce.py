@@ -429,11 +429,15 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def table_metrics(table: str) -> list[str]:
+    """The test metrics a table's markdown shows (its JSON keeps them all)."""
+    return ["recall@10", "ndcg@10", "recall@20", "ndcg@20"] if table == "graph" else ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
+
+
 def write_summary(out: Path, table: str, seeds: list[int]) -> str:
     """Write ``<out>/<table>.json`` and ``<out>/<table>.md`` (atomically) from the finished runs; returns the markdown."""
     summary = summarise(out, table, seeds)
-    metrics = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"] if table == "graph" else ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
-    text = markdown(summary, metrics)
+    text = markdown(summary, table_metrics(table))
     atomic_write_json(out / f"{table}.json", summary)
     atomic_write_text(out / f"{table}.md", text)
     return text
