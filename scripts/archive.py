@@ -2,6 +2,7 @@
 
     python scripts/archive.py ml100k --made-from "results/ml100k.json of commit d63f2a7"
     python scripts/archive.py mllatest --made-from "..." --row-seeds MISSRec-transductive-scratch=2020,2021
+    python scripts/archive.py grid/BPR-ML100K_general --made-from "..."   # a grid summary (results/grid/)
 
 A table's rows are averaged from their runs' ``results.json``. When those folders are lost (a new machine, a clean
 checkout) the table's own summary still holds, per row, the number of seeds, the mean and the sample standard
@@ -47,8 +48,9 @@ def pooled_mean_std(parts: list[tuple[int, float, float]]) -> tuple[float, float
     return float(mean), math.sqrt(squares / (total - 1)) if total > 1 else 0.0
 
 
-def run_as_group(result: dict[str, Any], hardware: str) -> dict[str, Any]:
-    """One run's ``results.json`` as a summary of one seed: every value with a spread of 0."""
+def run_as_group(result: dict[str, Any], hardware: str, valid_metric: str | None = None) -> dict[str, Any]:
+    """One run's ``results.json`` as a summary of one seed: every value with a spread of 0 (and its best validation
+    ``valid_metric`` as ``valid``, for a grid)."""
     trained = bool(result["history"])  # zero-shot runs train no epoch
     seconds = statistics.mean(h["train_seconds"] for h in result["history"]) if trained else None
     group: dict[str, Any] = {
@@ -59,6 +61,8 @@ def run_as_group(result: dict[str, Any], hardware: str) -> dict[str, Any]:
         "seconds_per_epoch": [seconds, 0.0] if trained else None,
         "hardware": [hardware],
     }
+    if valid_metric:
+        group["valid"] = [result["valid"][valid_metric], 0.0]
     if result.get("test_new_items"):
         group["test_new_items"] = {m: [v, 0.0] for m, v in result["test_new_items"].items()}
         group["test_new_items_rows"] = result.get("test_subset_rows", {}).get("test_new_items")
@@ -76,8 +80,10 @@ def pool_groups(groups: list[dict[str, Any]]) -> dict[str, Any]:
         pooled[key] = {m: pooled_mean_std([(g["n"], *g[key][m]) for g in groups]) for m in metrics}
         if key == "test_new_items":
             pooled["test_new_items_rows"] = next((g.get("test_new_items_rows") for g in groups), None)
+    if all("valid" in g for g in groups):
+        pooled["valid"] = pooled_mean_std([(g["n"], *g["valid"]) for g in groups])
     for key in STATS:
-        parts = [g[key] for g in groups]
+        parts = [g.get(key) for g in groups]
         pooled[key] = None if any(p is None for p in parts) else pooled_mean_std(
             [(g["n"], *p) for g, p in zip(groups, parts, strict=True)]
         )
@@ -121,6 +127,37 @@ def archive_rows(reproduce, out: Path, table: str, row_seeds: dict[str, list[int
     return archived
 
 
+def archive_grid_settings(grid, out: Path, name: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The finished settings of the grid summary ``<out>/grid/<name>.json`` as archive entries of its runs' table
+    (``grid/<model>-<dataset>[/<fixed>]``): each with the summary's seeds, the setup its run builds today, and its
+    validation and test statistics. Returns ``(table, entries)``."""
+    summary = json.loads((out / "grid" / f"{name}.json").read_text())
+    table, seeds = summary["table"], summary["seeds"]
+    archived = {}
+    for row, (setting_name, entry) in zip(grid.summary_rows(summary), summary["settings"].items(), strict=True):
+        if "valid" not in entry:
+            continue
+        if entry["seeds_done"] != len(seeds):
+            raise SystemExit(f"{setting_name}: {entry['seeds_done']} of {len(seeds)} seeds finished; an archived "
+                             "setting holds all the summary's seeds")
+        config, _ = grid.reproduce.row_config(row)
+        setup = {k: v for k, v in config.items() if k not in grid.reproduce.PER_RUN_KEYS}
+        setup["pretrained_sha256"] = None
+        kept = {k: entry[k] for k in ("valid", "test", "best_epoch", "epochs_run", "hardware")}
+        archived[row.name] = {"seeds": seeds, "setup": setup, "summary": {"n": len(seeds), **kept}}
+    return table, archived
+
+
+def _load_grid():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grid", Path(__file__).resolve().parent / "grid.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["grid"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _load_reproduce():
     import importlib.util
 
@@ -133,23 +170,30 @@ def _load_reproduce():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("table", choices=["ml100k", "mllatest", "graph"])
+    parser.add_argument("table", help="ml100k, mllatest, graph, or grid/<name> (the summary results/grid/<name>.json)")
     parser.add_argument("--made-from", required=True, help="where the summary comes from (kept in the archive)")
     parser.add_argument("--row-seeds", nargs="*", default=[], metavar="ROW=S1,S2",
                         help="the seeds of a row with fewer seeds than asked")
     parser.add_argument("--out", default="results", help="results folder (default: %(default)s)")
     args = parser.parse_args(argv)
-    reproduce = _load_reproduce()
-    out = reproduce.ROOT / args.out
-    row_seeds = {}
-    for item in args.row_seeds:
-        name, _, seeds = item.partition("=")
-        row_seeds[name] = [int(s) for s in seeds.split(",") if s]
-    path = archive_path(out, args.table)
+    if args.table not in ("ml100k", "mllatest", "graph") and not args.table.startswith("grid/"):
+        parser.error(f"table: expected ml100k, mllatest, graph or grid/<name>, found {args.table!r}")
+    if args.table.startswith("grid/"):
+        grid = _load_grid()
+        table, rows = archive_grid_settings(grid, grid.reproduce.ROOT / args.out, args.table.split("/", 1)[1])
+        out = grid.reproduce.ROOT / args.out
+    else:
+        reproduce = _load_reproduce()
+        out, table = reproduce.ROOT / args.out, args.table
+        row_seeds = {}
+        for item in args.row_seeds:
+            name, _, seeds = item.partition("=")
+            row_seeds[name] = [int(s) for s in seeds.split(",") if s]
+        rows = archive_rows(reproduce, out, table, row_seeds)
+    path = archive_path(out, table)
     if path.exists():
         parser.error(f"{path} exists: an archive is made once, from a summary whose run folders are gone")
-    rows = archive_rows(reproduce, out, args.table, row_seeds)
-    atomic_write_json(path, {"table": args.table, "made_from": args.made_from, "rows": rows})
+    atomic_write_json(path, {"table": table, "made_from": args.made_from, "rows": rows})
     print(f"{path}: {len(rows)} rows, {sum(len(r['seeds']) for r in rows.values())} seeds")
     return 0
 

@@ -52,6 +52,8 @@ def _load_reproduce():
 
 
 reproduce = _load_reproduce()
+from archive import load_archive, pool_groups, run_as_group  # noqa: E402  (scripts/, on the path reproduce.py sets)
+
 ROOT = reproduce.ROOT
 GRIDS_FILE = ROOT / "props" / "grids.yaml"
 TEST_METRICS = ["recall@10", "ndcg@10", "recall@20", "ndcg@20"]
@@ -133,33 +135,49 @@ def table_name(model: str, dataset: str, fixed: list[str] = ()) -> str:
     return f"grid/{model}-{dataset}" + (f"/{','.join(fixed)}" if fixed else "")
 
 
+def summary_rows(summary: dict[str, Any]) -> list:
+    """The rows a grid summary covers, one per setting, rebuilt from its table (``grid/<model>-<dataset>[/<fixed>]``)
+    and its settings."""
+    parts = summary["table"].split("/")
+    model, dataset = parts[1].rsplit("-", 1)
+    fixed = parts[2].split(",") if len(parts) > 2 else []
+    return grid_rows(model, dataset, [e["setting"] for e in summary["settings"].values()], fixed)
+
+
 def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric: str) -> dict[str, Any]:
     """Per setting: mean/std over the finished seeds of the best validation score and of every test metric; the
     setting selected on validation (complete settings only) and, for contrast, the one test selection would pick.
     A setting whose runs were made with another configuration than the setting's today (other values, props
     changed since), or differ from each other, is not averaged."""
     entries: dict[str, dict[str, Any]] = {}
+    archive = load_archive(out, table)
     for row in rows:
-        folders = [f for s in seeds if ((f := reproduce.run_dir(out, table, row, s)) / "results.json").is_file()]
+        done = reproduce.finished_seeds(out, table, row, seeds)
+        folders = [reproduce.run_dir(out, table, row, s) for s in seeds if s in done]
         runs = [json.loads((f / "results.json").read_text()) for f in folders]
         setting = {k: v for k, v in row.labels.items() if k not in ("model", "dataset")}
-        entry: dict[str, Any] = {"setting": setting, "seeds_done": len(runs), "seeds_asked": len(seeds)}
-        if runs:
-            saved = [(f.name, reproduce.saved_config(f)) for f in folders]
+        saved = [(f.name, reproduce.saved_config(f)) for f in folders]
+        setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
+        groups = [run_as_group(r, r.get("hardware") or reproduce.machine(), valid_metric) for r in runs]
+        kept = reproduce.usable_archive(archive.get(row.name), seeds, done)
+        if kept:
+            saved.append((f"archived seeds {', '.join(map(str, kept['seeds']))}", kept["setup"]))
+            setups.append(kept["setup"])
+            groups.append(kept["summary"])
+        seeds_done = len(runs) + (len(kept["seeds"]) if kept else 0)
+        entry: dict[str, Any] = {"setting": setting, "seeds_done": seeds_done, "seeds_asked": len(seeds)}
+        if kept:
+            entry["archived_seeds"] = kept["seeds"]
+        if groups:
             foreign = reproduce.stale_runs(saved, *reproduce.row_config(row))
-            setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
             differing = reproduce.setup_differences(setups)
             if foreign:
                 entry["foreign_runs"] = foreign
             elif differing:
                 entry["mixed_setup"] = differing
             else:
-                entry["valid"] = reproduce._mean_std([r["valid"][valid_metric] for r in runs])
-                metrics = sorted(set.intersection(*(set(r["test"]) for r in runs)))
-                entry["test"] = {m: reproduce._mean_std([r["test"][m] for r in runs]) for m in metrics}
-                entry["best_epoch"] = reproduce._mean_std([r["best_epoch"] for r in runs])
-                entry["epochs_run"] = reproduce._mean_std([r["epochs_run"] for r in runs])
-                entry["hardware"] = reproduce.run_machines(runs)
+                pooled = pool_groups(groups)
+                entry.update({k: pooled[k] for k in ("valid", "test", "best_epoch", "epochs_run", "hardware")})
         entries[row.name] = entry
     complete = {n: e for n, e in entries.items() if "valid" in e and e["seeds_done"] == e["seeds_asked"]}
     selected = max(complete, key=lambda n: complete[n]["valid"][0]) if complete else None  # first of equals wins
@@ -199,6 +217,7 @@ def markdown(summary: dict[str, Any], command: str) -> str:
             lines.append(f"| {label} | pending |" + " |" * (len(TEST_METRICS) + 3))
             continue
         done = f"{e['seeds_done']}/{e['seeds_asked']}" + ("" if e["seeds_done"] == e["seeds_asked"] else " pending")
+        done += f" ({len(e['archived_seeds'])} archived)" if e.get("archived_seeds") else ""
         cells = [reproduce._cell({"v": e["valid"]}, "v", e["seeds_done"])]
         cells += [reproduce._cell(e["test"], m, e["seeds_done"]) for m in TEST_METRICS]
         lines.append(f"| {label} | {done} | " + " | ".join(cells)
@@ -281,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     if lost:
         return reproduce.refuse_lost_seeds(lost, summary_file, out / "runs" / table)
     todo = [(table, row, s) for row in rows for s in args.seeds
-            if not (reproduce.run_dir(out, table, row, s) / "results.json").is_file()]
+            if s not in reproduce.finished_seeds(out, table, row, args.seeds)
+            | reproduce.archived_seeds(out, table, row, args.seeds)]
     if not args.summary_only and todo:
         print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
         reproduce.run_batch(out, todo, args.jobs, args.device,

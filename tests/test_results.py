@@ -23,6 +23,7 @@ def load_script(name: str):
 
 reproduce = load_script("reproduce")
 claims = load_script("claims")
+grid = load_script("grid")
 
 
 @pytest.mark.parametrize("table", ["ml100k", "mllatest", "graph"])
@@ -45,3 +46,12 @@ def test_the_claims_are_rebuilt_from_the_tables():
     for table in (*claims.SEQUENTIAL_TABLES, "graph"):
         comparisons += claims.table_claims(json.loads((RESULTS / f"{table}.json").read_text()))
     assert claims.markdown(comparisons) == (RESULTS / "claims.md").read_text(), "rerun `python scripts/claims.py`"
+
+
+@pytest.mark.parametrize("path", sorted((RESULTS / "grid").glob("*.json")), ids=lambda p: p.stem)
+def test_each_grid_summary_is_rebuilt_from_its_runs_and_archive(path):
+    committed = json.loads(path.read_text())
+    rows = grid.summary_rows(committed)
+    rebuilt = grid.summarise(RESULTS, committed["table"], rows, committed["seeds"], committed["valid_metric"])
+    for key in ("settings", "selected", "selected_by_test", "settings_complete"):
+        assert json.loads(json.dumps(rebuilt[key])) == committed[key], f"{path.name}, {key}: rerun its grid.py command"

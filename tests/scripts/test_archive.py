@@ -110,3 +110,31 @@ def test_a_partial_row_needs_its_seeds_named_and_an_archive_is_made_once(tmp_pat
     assert json.loads(archive.archive_path(out, "ml100k").read_text())["rows"][row.name]["seeds"] == [2]
     with pytest.raises(SystemExit):
         archive.main(["ml100k", "--made-from", "again", "--out", "results"])
+
+
+def test_an_archived_grid_reads_as_its_runs_did_and_a_named_summary_reuses_its_seed(tmp_path, monkeypatch):
+    grid = importlib.util.module_from_spec(importlib.util.spec_from_file_location("grid", ROOT / "scripts" / "grid.py"))
+    grid.__spec__.loader.exec_module(grid)
+    monkeypatch.setattr(archive, "_load_grid", lambda: grid)
+    out = tmp_path / "results"
+    table = grid.table_name("BPR", "ML100K_general")
+    rows = grid.grid_rows("BPR", "ML100K_general", grid.expand({"reg_weight": ["0.1", "0.01"]}), [])
+    for row, valid in zip(rows, (0.3, 0.2), strict=True):
+        fake_run(out, table, row, 2020, valid, best=5)
+        results = reproduce.run_dir(out, table, row, 2020) / "results.json"
+        results.write_text(json.dumps({**json.loads(results.read_text()), "valid": {"recall@20": valid}}))
+    launched = []
+    monkeypatch.setattr(grid.reproduce, "run_one", lambda o, t, row, seed, device: launched.append((row.name, seed)))
+    args = ["--model", "BPR", "--grid", "reg_weight=0.1,0.01", "--out", str(out)]
+    assert grid.main(args) == 0
+    before = json.loads((out / "grid" / "BPR-ML100K_general.json").read_text())
+    assert archive.main(["grid/BPR-ML100K_general", "--made-from", "a test", "--out", str(out)]) == 0
+    shutil.rmtree(out / "runs")
+    assert grid.main(args) == 0 and launched == []
+    after = json.loads((out / "grid" / "BPR-ML100K_general.json").read_text())
+    assert after["selected"] == before["selected"] == "reg_weight=0.1"
+    for name, entry in before["settings"].items():
+        assert {**entry, "archived_seeds": [2020]} == after["settings"][name]
+    assert grid.main(["--model", "BPR", "--grid", "reg_weight=0.1", "--seeds", "2020", "2021", "--name", "BPR-confirm",
+                      "--out", str(out)]) == 0
+    assert launched == [("reg_weight=0.1", 2021)]  # seed 2020 of the setting is the archived one
