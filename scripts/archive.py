@@ -148,24 +148,25 @@ def archive_grid_settings(grid, out: Path, name: str) -> tuple[str, dict[str, di
     return table, archived
 
 
-def _load_grid():
+def _load_script(name: str):
+    """``scripts/<name>.py`` as a module (registered, so its dataclasses find it)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("grid", Path(__file__).resolve().parent / "grid.py")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["grid"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load_grid():
+    return _load_script("grid")
 
 
 def _load_reproduce():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("reproduce", Path(__file__).resolve().parent / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["reproduce"] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load_script("reproduce")
 
 
 def main(argv: list[str] | None = None) -> int:
