@@ -179,21 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.table not in ("ml100k", "mllatest", "graph") and not args.table.startswith("grid/"):
         parser.error(f"table: expected ml100k, mllatest, graph or grid/<name>, found {args.table!r}")
-    if args.table.startswith("grid/"):
-        grid = _load_grid()
-        table, rows = archive_grid_settings(grid, grid.reproduce.ROOT / args.out, args.table.split("/", 1)[1])
-        out = grid.reproduce.ROOT / args.out
+    reproduce = _load_reproduce()
+    out = reproduce.ROOT / args.out
+    grid_name = args.table.split("/", 1)[1] if args.table.startswith("grid/") else None
+    table = json.loads((out / "grid" / f"{grid_name}.json").read_text())["table"] if grid_name else args.table
+    path = archive_path(out, table)
+    if path.exists():
+        parser.error(f"{path} exists: an archive is made once, from a summary whose run folders are gone")
+    if grid_name:
+        _, rows = archive_grid_settings(_load_grid(), out, grid_name)
     else:
-        reproduce = _load_reproduce()
-        out, table = reproduce.ROOT / args.out, args.table
         row_seeds = {}
         for item in args.row_seeds:
             name, _, seeds = item.partition("=")
             row_seeds[name] = [int(s) for s in seeds.split(",") if s]
         rows = archive_rows(reproduce, out, table, row_seeds)
-    path = archive_path(out, table)
-    if path.exists():
-        parser.error(f"{path} exists: an archive is made once, from a summary whose run folders are gone")
     atomic_write_json(path, {"table": table, "made_from": args.made_from, "rows": rows})
     print(f"{path}: {len(rows)} rows, {sum(len(r['seeds']) for r in rows.values())} seeds")
     return 0
