@@ -18,7 +18,6 @@ configuration): the configuration stored for each row is the one its command bui
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import statistics
@@ -27,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from missrec.checkpoint import checkpoint_paths, read_card
 from missrec.io_utils import atomic_write_json
 
 ARCHIVE_DIR = "archive"
@@ -100,10 +100,6 @@ def load_archive(out: Path, table: str) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text())["rows"] if path.is_file() else {}
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def archive_rows(reproduce, out: Path, table: str, row_seeds: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
     """The finished rows of ``<out>/<table>.json`` as archive entries: seeds (from ``row_seeds`` where given, all
     the asked seeds for a complete row), the setup its command builds today, and its summary."""
@@ -121,7 +117,9 @@ def archive_rows(reproduce, out: Path, table: str, row_seeds: dict[str, list[int
         config, _ = reproduce.row_config(rows[name])
         setup = {k: v for k, v in config.items() if k not in reproduce.PER_RUN_KEYS}
         checkpoint = reproduce.row_checkpoint(rows[name])
-        setup["pretrained_sha256"] = file_sha256(reproduce.ROOT / checkpoint) if checkpoint else None
+        # as a run records it (results.json's pretrained_sha256): the digest on the checkpoint's card
+        setup["pretrained_sha256"] = (read_card(checkpoint_paths(reproduce.ROOT / checkpoint)[1])["sha256"]
+                                      if checkpoint else None)
         kept = {k: entry.get(k) for k in (*METRIC_GROUPS, "test_new_items_rows", *STATS, "hardware") if k in entry}
         archived[name] = {"seeds": seeds, "setup": setup, "summary": {"n": len(seeds), **kept}}
     return archived

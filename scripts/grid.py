@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
-import json
 import re
 import sys
 import time
@@ -52,7 +51,7 @@ def _load_reproduce():
 
 
 reproduce = _load_reproduce()
-from archive import load_archive, pool_groups, run_as_group  # noqa: E402  (scripts/, on the path reproduce.py sets)
+from archive import load_archive, pool_groups  # noqa: E402  (scripts/, on the path reproduce.py sets)
 
 ROOT = reproduce.ROOT
 GRIDS_FILE = ROOT / "props" / "grids.yaml"
@@ -152,31 +151,20 @@ def summarise(out: Path, table: str, rows: list, seeds: list[int], valid_metric:
     entries: dict[str, dict[str, Any]] = {}
     archive = load_archive(out, table)
     for row in rows:
-        done = reproduce.finished_seeds(out, table, row, seeds)
-        folders = [reproduce.run_dir(out, table, row, s) for s in seeds if s in done]
-        runs = [json.loads((f / "results.json").read_text()) for f in folders]
+        collected = reproduce.row_seeds(out, table, row, seeds, archive, valid_metric)
         setting = {k: v for k, v in row.labels.items() if k not in ("model", "dataset")}
-        saved = [(f.name, reproduce.saved_config(f)) for f in folders]
-        setups = [reproduce.run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
-        groups = [run_as_group(r, r.get("hardware") or reproduce.machine(), valid_metric) for r in runs]
-        kept = reproduce.usable_archive(archive.get(row.name), seeds, done)
-        if kept:
-            saved.append((f"archived seeds {', '.join(map(str, kept['seeds']))}", kept["setup"]))
-            setups.append(kept["setup"])
-            groups.append(kept["summary"])
-        seeds_done = len(runs) + (len(kept["seeds"]) if kept else 0)
-        entry: dict[str, Any] = {"setting": setting, "seeds_done": seeds_done, "seeds_asked": len(seeds)}
-        if kept:
-            entry["archived_seeds"] = kept["seeds"]
-        if groups:
-            foreign = reproduce.stale_runs(saved, *reproduce.row_config(row))
-            differing = reproduce.setup_differences(setups)
+        entry: dict[str, Any] = {"setting": setting, "seeds_done": collected.seeds_done, "seeds_asked": len(seeds)}
+        if collected.archived:
+            entry["archived_seeds"] = collected.archived
+        if collected.groups:
+            foreign = reproduce.stale_runs(collected.configs, *reproduce.row_config(row))
+            differing = reproduce.setup_differences(collected.setups)
             if foreign:
                 entry["foreign_runs"] = foreign
             elif differing:
                 entry["mixed_setup"] = differing
             else:
-                pooled = pool_groups(groups)
+                pooled = pool_groups(collected.groups)
                 entry.update({k: pooled[k] for k in ("valid", "test", "best_epoch", "epochs_run", "hardware")})
         entries[row.name] = entry
     complete = {n: e for n, e in entries.items() if "valid" in e and e["seeds_done"] == e["seeds_asked"]}
@@ -299,9 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     lost = reproduce.lost_seeds(summary_file, "settings", present)
     if lost:
         return reproduce.refuse_lost_seeds(lost, summary_file, out / "runs" / table)
-    todo = [(table, row, s) for row in rows for s in args.seeds
-            if s not in reproduce.finished_seeds(out, table, row, args.seeds)
-            | reproduce.archived_seeds(out, table, row, args.seeds)]
+    archive = load_archive(out, table)
+    todo = [(table, row, s) for row in rows for s in reproduce.seeds_to_run(out, table, row, args.seeds, archive)]
     if not args.summary_only and todo:
         print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
         reproduce.run_batch(out, todo, args.jobs, args.device,

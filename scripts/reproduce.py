@@ -217,16 +217,6 @@ def machine() -> str:
     return describe_hardware("cpu", int(os.environ.get("OMP_NUM_THREADS", "1")))
 
 
-def run_machines(runs: list[dict[str, Any]]) -> list[str]:
-    """The distinct hardware the runs name (``results.json``'s ``hardware``); runs written before it was recorded
-    count as this machine's."""
-    return sorted({r.get("hardware") or machine() for r in runs})
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def run_setup(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
     """What must be equal across a row's seeds: the run's configuration (``config.json``) without the seed and the
     machine-specific keys, and the pre-trained checkpoint's sha256."""
@@ -286,10 +276,47 @@ def finished_seeds(out: Path, table: str, row: Row, seeds: list[int]) -> set[int
     return {s for s in seeds if (run_dir(out, table, row, s) / "results.json").is_file()}
 
 
-def archived_seeds(out: Path, table: str, row: Row, seeds: list[int]) -> set[int]:
-    """The seeds of ``row`` an archived summary already counts (none to run again)."""
-    kept = usable_archive(load_archive(out, table).get(row.name), seeds, finished_seeds(out, table, row, seeds))
-    return set(kept["seeds"]) if kept else set()
+def seeds_to_run(out: Path, table: str, row: Row, seeds: list[int], archive: dict[str, Any]) -> list[int]:
+    """The seeds of ``row`` still to run: neither finished nor counted by its archived summary (``archive``:
+    :func:`archive.load_archive`'s rows of the table)."""
+    done = finished_seeds(out, table, row, seeds)
+    kept = usable_archive(archive.get(row.name), seeds, done)
+    return [s for s in seeds if s not in done and not (kept and s in kept["seeds"])]
+
+
+@dataclass
+class RowSeeds:
+    """A row's finished seeds as :func:`archive.pool_groups` takes them, with what is checked before pooling."""
+
+    groups: list[dict[str, Any]]  # one per run, plus the archived summary
+    setups: list[dict[str, Any]]  # run_setup of each group (must be equal)
+    configs: list[tuple[str, dict[str, Any] | None]]  # (name, config.json) of each group, for stale_runs
+    archived: list[int]  # the archived seeds counted
+    seeds_done: int
+
+
+def row_seeds(out: Path, table: str, row: Row, seeds: list[int], archive: dict[str, Any],
+              valid_metric: str | None = None) -> RowSeeds:
+    """Collect a row's finished runs among ``seeds`` and its usable archived summary (a grid's also with its best
+    validation ``valid_metric``)."""
+    done = finished_seeds(out, table, row, seeds)
+    folders = [run_dir(out, table, row, s) for s in seeds if s in done]
+    runs = [json.loads((f / "results.json").read_text()) for f in folders]
+    collected = RowSeeds(
+        groups=[run_as_group(r, r.get("hardware") or machine(), valid_metric) for r in runs],  # older: this machine
+        setups=[run_setup(f, r) for f, r in zip(folders, runs, strict=True)],
+        configs=[(f.name, saved_config(f)) for f in folders],
+        archived=[],
+        seeds_done=len(runs),
+    )
+    kept = usable_archive(archive.get(row.name), seeds, done)
+    if kept:
+        collected.groups.append(kept["summary"])
+        collected.setups.append(kept["setup"])
+        collected.configs.append((f"archived seeds {', '.join(map(str, kept['seeds']))}", kept["setup"]))
+        collected.archived = kept["seeds"]
+        collected.seeds_done += len(kept["seeds"])
+    return collected
 
 
 def setup_differences(setups: list[dict[str, Any]]) -> list[str]:
@@ -305,36 +332,25 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
     rows, machines = {}, set()
     archive = load_archive(out, table)
     for row in table_rows(table):
-        done = finished_seeds(out, table, row, seeds)
-        folders = [run_dir(out, table, row, s) for s in seeds if s in done]
-        runs = [json.loads((f / "results.json").read_text()) for f in folders]
-        setups = [run_setup(f, r) for f, r in zip(folders, runs, strict=True)]
-        configs = [(f.name, saved_config(f)) for f in folders]
-        groups = [run_as_group(r, r.get("hardware") or machine()) for r in runs]  # older runs: this machine's
-        kept = usable_archive(archive.get(row.name), seeds, done)
-        if kept:
-            label = f"archived seeds {', '.join(map(str, kept['seeds']))}"
-            setups.append(kept["setup"])
-            configs.append((label, kept["setup"]))
-            groups.append(kept["summary"])
-        seeds_done = len(runs) + (len(kept["seeds"]) if kept else 0)
+        collected = row_seeds(out, table, row, seeds, archive)
         entry: dict[str, Any] = {
             **row.labels,
-            "seeds_done": seeds_done,
+            "seeds_done": collected.seeds_done,
             "seeds_asked": len(seeds),
             "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
         }
-        if kept:
-            entry["archived_seeds"] = kept["seeds"]
-        differing = setup_differences(setups) if groups else []
-        stale = stale_runs(configs, *row_config(row)) if groups else []
-        if stale:
-            entry["stale_runs"] = stale
-        elif differing:
-            entry["mixed_setup"] = differing
-        elif groups:
-            entry.update(pool_groups(groups))
-            machines.update(entry["hardware"])
+        if collected.archived:
+            entry["archived_seeds"] = collected.archived
+        if collected.groups:
+            stale = stale_runs(collected.configs, *row_config(row))
+            differing = setup_differences(collected.setups)
+            if stale:
+                entry["stale_runs"] = stale
+            elif differing:
+                entry["mixed_setup"] = differing
+            else:
+                entry.update(pool_groups(collected.groups))
+                machines.update(entry["hardware"])
         rows[row.name] = entry
     described = "; ".join(sorted(machines)) if machines else machine()
     return {"table": table, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
@@ -431,7 +447,9 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
 
 def table_metrics(table: str) -> list[str]:
     """The test metrics a table's markdown shows (its JSON keeps them all)."""
-    return ["recall@10", "ndcg@10", "recall@20", "ndcg@20"] if table == "graph" else ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
+    if table == "graph":
+        return ["recall@10", "ndcg@10", "recall@20", "ndcg@20"]
+    return ["hit@10", "ndcg@10", "hit@50", "ndcg@50"]
 
 
 def write_summary(out: Path, table: str, seeds: list[int]) -> str:
@@ -565,12 +583,12 @@ def main(argv: list[str] | None = None) -> int:
         if lost:
             return refuse_lost_seeds(lost, out / f"{t}.json", out / "runs" / t,
                                      f"python scripts/archive.py {t} --made-from ...")
+    archives = {t: load_archive(out, t) for t in tables}
     todo = [
         (t, row, seed)
         for t, row in plan
         if row.name not in missing
-        for seed in args.seeds
-        if seed not in finished_seeds(out, t, row, args.seeds) | archived_seeds(out, t, row, args.seeds)
+        for seed in seeds_to_run(out, t, row, args.seeds, archives[t])
     ]
     if not args.summary_only and todo:
         run_batch(out, todo, args.jobs, args.device, lambda t: write_summary(out, t, args.seeds))
