@@ -337,7 +337,7 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
             **row.labels,
             "seeds_done": collected.seeds_done,
             "seeds_asked": len(seeds),
-            "command": f"python scripts/reproduce.py {table} --seeds {' '.join(map(str, seeds))}",
+            "command": f"python scripts/reproduce.py {table} --rows {row.name} --seeds {' '.join(map(str, seeds))}",
         }
         if collected.archived:
             entry["archived_seeds"] = collected.archived

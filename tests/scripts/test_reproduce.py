@@ -84,7 +84,8 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     assert first["best_epoch"][0] == 15 and first["seconds_per_epoch"][0] == 15
     text = reproduce.markdown(summary, ["hit@10", "ndcg@10"])
     assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
-    assert f"| {rows[1].name} | pending (`python scripts/reproduce.py mllatest --seeds 1 2 3`)" in text
+    command = f"python scripts/reproduce.py mllatest --rows {rows[1].name} --seeds 1 2 3"
+    assert f"| {rows[1].name} | pending (`{command}`)" in text
     assert "(new items, 211 users):" in text and first["test_new_items_rows"] == 211
 
 
