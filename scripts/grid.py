@@ -12,7 +12,8 @@ continue from their last epoch, as in ``scripts/reproduce.py``. Every combinatio
 the first run starts. The summary (``results/grid/<model>-<dataset>.md`` and ``.json``) lists every setting with
 the mean ± std over seeds of its best validation score and of its test metrics, and **selects the setting with the
 best mean validation score** (the ``valid_metric`` of the props, Recall@20), among the settings whose seeds have all
-finished. The summary covers the grid asked for (``--name`` writes it under another name); every setting's runs
+finished. The summary covers the grid asked for (``--name`` writes it under another name), over the seeds it had
+and those asked (``--seeds`` adds seeds, never narrows them); every setting's runs
 stay, and a later grid containing a setting reuses its finished seeds (e.g. more seeds for the selected setting
 alone), unless they were made with another configuration than the setting's today: those are named, not averaged.
 MMRec's ``quick_start`` selects by the *test* score instead (graph_models.md §2.1, its issue #64), which reads the
@@ -274,26 +275,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out, table = ROOT / args.out, table_name(args.model, args.dataset, fixed_items)
+    summary_file = out / "grid" / f"{name}.json"
+    seeds = reproduce.covered_seeds(summary_file, args.seeds)
+    if seeds != sorted(args.seeds):
+        print(f"the summary covers seeds {' '.join(map(str, seeds))} (those of {summary_file.name} and those asked)",
+              flush=True)
     grid_args = " ".join(f"{k}={','.join(v)}" for k, v in grid.items())
     command = (f"python scripts/grid.py --model {args.model} -d {args.dataset} --grid {grid_args}"
                + (f" --set {' '.join(fixed_items)}" if fixed_items else "")
-               + f" --seeds {' '.join(map(str, args.seeds))}" + (f" --name {args.name}" if args.name else ""))
+               + f" --seeds {' '.join(map(str, seeds))}" + (f" --name {args.name}" if args.name else ""))
     plan = [(table, row) for row in rows]
     if args.status:
-        print(reproduce.status_report(out, plan, args.seeds), flush=True)
+        print(reproduce.status_report(out, plan, args.seeds, {table: seeds}), flush=True)
         return 0
-    summary_file = out / "grid" / f"{name}.json"
-    present = summarise(out, table, rows, args.seeds, valid_metric)["settings"]
+    present = summarise(out, table, rows, seeds, valid_metric)["settings"]
     lost = reproduce.lost_seeds(summary_file, "settings", present)
     if lost:
         return reproduce.refuse_lost_seeds(lost, summary_file, out / "runs" / table)
     archive = load_archive(out, table)
-    todo = [(table, row, s) for row in rows for s in reproduce.seeds_to_run(out, table, row, args.seeds, archive)]
+    todo = [(table, row, s) for row in rows
+            for s in reproduce.seeds_to_run(out, table, row, args.seeds, archive, seeds)]
     if not args.summary_only and todo:
         print(f"{len(settings)} settings x {len(args.seeds)} seeds", flush=True)
         reproduce.run_batch(out, todo, args.jobs, args.device,
-                            lambda _: write_summary(out, table, rows, args.seeds, valid_metric, command, name))
-    print(write_summary(out, table, rows, args.seeds, valid_metric, command, name))
+                            lambda _: write_summary(out, table, rows, seeds, valid_metric, command, name))
+    print(write_summary(out, table, rows, seeds, valid_metric, command, name))
     return 0
 
 

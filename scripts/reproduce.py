@@ -2,7 +2,7 @@
 
     python scripts/reproduce.py ml100k                     # the sequential table on ML100K_mm_full
     python scripts/reproduce.py mllatest --jobs 2          # on MLLatest_mm_full, two runs at a time
-    python scripts/reproduce.py graph --seeds 1 2 3        # twelve graph models, ML100K_general and MLLatest_general
+    python scripts/reproduce.py graph --seeds 2023         # a fourth seed of the twelve graph models' rows
     python scripts/reproduce.py ml100k --summary-only      # rebuild results/ml100k.md from the runs present
     python scripts/reproduce.py all --jobs 2               # every table, the claims' evidence first (see schedule)
     python scripts/reproduce.py all --status               # where each unfinished run stands; runs nothing
@@ -15,7 +15,8 @@ the order that lands the claims' evidence first. Seeds kept only by an archived 
 ``scripts/archive.py``) count as finished and are pooled exactly with the runs. ``results/<table>.md`` and
 ``results/<table>.json`` hold, per row, mean ± std over the finished seeds of every test metric, the best epoch,
 the epochs run, seconds per training epoch and the machine; rows with fewer seeds than asked are marked pending
-with the command that completes them.
+with the command that completes them. A summary covers the seeds it had and those asked: running one seed of one
+row (``--rows R --seeds 2022``) adds to the table and never rewrites it as a one-seed table.
 """
 
 from __future__ import annotations
@@ -276,12 +277,29 @@ def finished_seeds(out: Path, table: str, row: Row, seeds: list[int]) -> set[int
     return {s for s in seeds if (run_dir(out, table, row, s) / "results.json").is_file()}
 
 
-def seeds_to_run(out: Path, table: str, row: Row, seeds: list[int], archive: dict[str, Any]) -> list[int]:
-    """The seeds of ``row`` still to run: neither finished nor counted by its archived summary (``archive``:
-    :func:`archive.load_archive`'s rows of the table)."""
-    done = finished_seeds(out, table, row, seeds)
-    kept = usable_archive(archive.get(row.name), seeds, done)
+def seeds_to_run(out: Path, table: str, row: Row, seeds: list[int], archive: dict[str, Any],
+                 covered: list[int] | None = None) -> list[int]:
+    """The seeds of ``row`` among ``seeds`` still to run: neither finished nor counted by its archived summary
+    (``archive``: :func:`archive.load_archive`'s rows of the table), which counts when the summary's seeds
+    (``covered``, default ``seeds``: see :func:`covered_seeds`) include all of its seeds."""
+    covered = covered or seeds
+    done = finished_seeds(out, table, row, covered)
+    kept = usable_archive(archive.get(row.name), covered, done)
     return [s for s in seeds if s not in done and not (kept and s in kept["seeds"])]
+
+
+def covered_seeds(summary_file: Path, asked: list[int]) -> list[int]:
+    """The seeds a summary covers once rewritten: those of the summary on disk and those asked, sorted. Running some
+    seeds of a table adds them to its summary and never narrows the summary to them (for a summary of other seeds
+    only, give another ``--out`` or remove the file)."""
+    if not summary_file.is_file():
+        return sorted(asked)
+    summary = json.loads(summary_file.read_text())
+    previous = summary.get("seeds")
+    if previous is None:  # a summary written before they recorded their seeds: its rows' commands name them
+        entries = summary.get("rows", {}).values()
+        previous = [int(s) for e in entries for s in e.get("command", "").partition("--seeds")[2].split()]
+    return sorted({*previous, *asked})
 
 
 @dataclass
@@ -353,7 +371,7 @@ def summarise(out: Path, table: str, seeds: list[int]) -> dict[str, Any]:
                 machines.update(entry["hardware"])
         rows[row.name] = entry
     described = "; ".join(sorted(machines)) if machines else machine()
-    return {"table": table, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    return {"table": table, "seeds": seeds, "machine": described, "date": time.strftime("%Y-%m-%d"), "rows": rows}
 
 
 def lost_seeds(summary_file: Path, key: str, entries: dict[str, dict[str, Any]]) -> list[str]:
@@ -477,14 +495,18 @@ def _cost_group(table: str, row: Row) -> tuple[str, str, str, bool]:
     return table, row.labels.get("model", row.name), row.labels.get("dataset", ""), row.labels.get("init") == "zero-shot"
 
 
-def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int]) -> str:
-    """Where each run of ``plan`` stands, and the work left estimated from the finished runs of the same model in
-    the same table and dataset (their mean epochs run x seconds per epoch)."""
+def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int],
+                  covered: dict[str, list[int]] | None = None) -> str:
+    """Where each run of ``plan`` stands (its ``seeds``; archived seeds count when ``covered[table]``, the summary's
+    seeds, include them all), and the work left estimated from the finished runs of the same model in the same table
+    and dataset (their mean epochs run x seconds per epoch)."""
     finished: dict[tuple[str, str, str, bool], list[tuple[int, float]]] = {}
     unfinished, counts = [], {}
     archives = {table: load_archive(out, table) for table in {t for t, _ in plan}}
     for table, row in plan:
-        kept = usable_archive(archives[table].get(row.name), seeds, finished_seeds(out, table, row, seeds))
+        summary_seeds = (covered or {}).get(table, seeds)
+        kept = usable_archive(archives[table].get(row.name), summary_seeds,
+                              finished_seeds(out, table, row, summary_seeds))
         if kept:
             counts["archived"] = counts.get("archived", 0) + len(kept["seeds"])
             summary = kept["summary"]
@@ -575,11 +597,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, checkpoint in missing.items():
         print(f"{name}: skipped until {checkpoint} exists (the README's Pre-training section has the command)",
               flush=True)
+    covered = {t: covered_seeds(out / f"{t}.json", args.seeds) for t in tables}
     if args.status:
-        print(status_report(out, plan, args.seeds), flush=True)
+        print(status_report(out, plan, args.seeds, covered), flush=True)
         return 0
     for t in tables:
-        lost = lost_seeds(out / f"{t}.json", "rows", summarise(out, t, args.seeds)["rows"])
+        if covered[t] != sorted(args.seeds):
+            print(f"{t}: the summary covers seeds {' '.join(map(str, covered[t]))} (those of {args.out}/{t}.json "
+                  "and those asked)", flush=True)
+        lost = lost_seeds(out / f"{t}.json", "rows", summarise(out, t, covered[t])["rows"])
         if lost:
             return refuse_lost_seeds(lost, out / f"{t}.json", out / "runs" / t,
                                      f"python scripts/archive.py {t} --made-from ...")
@@ -588,12 +614,12 @@ def main(argv: list[str] | None = None) -> int:
         (t, row, seed)
         for t, row in plan
         if row.name not in missing
-        for seed in seeds_to_run(out, t, row, args.seeds, archives[t])
+        for seed in seeds_to_run(out, t, row, args.seeds, archives[t], covered[t])
     ]
     if not args.summary_only and todo:
-        run_batch(out, todo, args.jobs, args.device, lambda t: write_summary(out, t, args.seeds))
+        run_batch(out, todo, args.jobs, args.device, lambda t: write_summary(out, t, covered[t]))
     for t in tables:
-        print(write_summary(out, t, args.seeds))
+        print(write_summary(out, t, covered[t]))
     print("README: python scripts/sync_readme.py", flush=True)
     return 0
 

@@ -79,7 +79,12 @@ def test_archived_seeds_are_not_run_again_and_status_counts_them(tmp_path, monke
     text = capsys.readouterr().out
     assert f"{row.name}-seed3: to do" in text and "seed1" not in text and "2 archived, 1 to do" in text
     assert "about 0.1 core-hours left" in text and "without an estimate" not in text  # 16 x 15 s, archived
-    ran.clear()  # asking for seeds that split the archived group: the group does not count, its seeds run again
+    ran.clear()  # one archived seed asked: the summary keeps its three seeds, and the archived ones count
+    assert reproduce.main(["ml100k", "--rows", row.name, "--seeds", "1", "--out", "results"]) == 0
+    summary = json.loads((out / "ml100k.json").read_text())
+    assert ran == [] and summary["seeds"] == [1, 2, 3] and summary["rows"][row.name]["archived_seeds"] == [1, 2]
+    ran.clear()  # a summary of seed 1 alone (its file removed) splits the archived group: it does not count
+    (out / "ml100k.json").unlink()
     reproduce.main(["ml100k", "--rows", row.name, "--seeds", "1", "--out", "results"])
     assert ran == [(row.name, 1)]
 

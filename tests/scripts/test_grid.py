@@ -114,6 +114,9 @@ def test_a_named_summary_keeps_the_grid_and_reuses_its_runs(tmp_path, monkeypatc
     assert grid.main([*args, "--out", str(tmp_path)]) == 0
     assert launched == [("reg_weight=0.1", 2021)]  # seed 2020 of the setting is reused
     assert (tmp_path / "grid" / "BPR-confirm.md").is_file()
+    # one seed asked again: the named summary keeps both
+    assert grid.main([*args[:4], "--seeds", "2021", "--name", "BPR-confirm", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "grid" / "BPR-confirm.json").read_text())["seeds"] == [2020, 2021]
     assert "reg_weight=0.01" in (tmp_path / "grid" / "BPR-ML100K_general.md").read_text()  # the grid's summary stays
     with pytest.raises(SystemExit):
         grid.main(["--model", "BPR", "--name", "../x", "--out", str(tmp_path)])

@@ -89,6 +89,28 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     assert "(new items, 211 users):" in text and first["test_new_items_rows"] == 211
 
 
+def test_running_some_seeds_adds_to_the_summary_and_never_narrows_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(reproduce, "run_one", lambda *a: pytest.fail("every run asked for has finished"))
+    rows = reproduce.table_rows("mllatest")
+    for seed, hit in ((1, 0.10), (2, 0.20), (3, 0.30)):
+        fake_run(tmp_path, "mllatest", rows[0], seed, hit, best=seed * 10)
+    args = ["mllatest", "--rows", rows[0].name, "--out", str(tmp_path)]
+    assert reproduce.main([*args, "--seeds", "1", "2", "3"]) == 0
+    assert reproduce.main([*args, "--seeds", "2"]) == 0  # one seed of one row: the table stays a three-seed table
+    summary = json.loads((tmp_path / "mllatest.json").read_text())
+    assert summary["seeds"] == [1, 2, 3] and summary["rows"][rows[0].name]["seeds_done"] == 3
+    assert "| 3/3 |" in (tmp_path / "mllatest.md").read_text()
+    del summary["seeds"]  # a summary written before they recorded their seeds: its rows' commands name them
+    (tmp_path / "mllatest.json").write_text(json.dumps(summary))
+    assert reproduce.covered_seeds(tmp_path / "mllatest.json", [2]) == [1, 2, 3]
+    monkeypatch.setattr(reproduce, "run_one", lambda out, table, row, seed, device: None)
+    capsys.readouterr()
+    assert reproduce.main([*args, "--seeds", "4"]) == 0  # a fourth seed is added to the three
+    assert "the summary covers seeds 1 2 3 4" in capsys.readouterr().out
+    entry = json.loads((tmp_path / "mllatest.json").read_text())["rows"][rows[0].name]
+    assert entry["seeds_asked"] == 4 and entry["command"].endswith("--seeds 1 2 3 4")
+
+
 def test_a_zero_shot_row_has_no_best_epoch_nor_epoch_time(tmp_path):
     row = next(r for r in reproduce.table_rows("ml100k") if r.labels["init"] == "zero-shot")
     for seed in (1, 2):
