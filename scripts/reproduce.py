@@ -510,10 +510,11 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int],
         if kept:
             counts["archived"] = counts.get("archived", 0) + len(kept["seeds"])
             summary = kept["summary"]
-            seconds = summary["seconds_per_epoch"][0] if summary["seconds_per_epoch"] else 0.0
-            finished.setdefault(_cost_group(table, row), []).extend(
-                [(summary["epochs_run"][0], seconds)] * len(kept["seeds"])
-            )
+            if "seconds_per_epoch" in summary:  # an archived grid summary has no epoch times: no estimate from it
+                seconds = summary["seconds_per_epoch"][0] if summary["seconds_per_epoch"] else 0.0
+                finished.setdefault(_cost_group(table, row), []).extend(
+                    [(summary["epochs_run"][0], seconds)] * len(kept["seeds"])
+                )
         for seed in seeds:
             if kept and seed in kept["seeds"]:
                 continue

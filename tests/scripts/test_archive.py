@@ -143,3 +143,4 @@ def test_an_archived_grid_reads_as_its_runs_did_and_a_named_summary_reuses_its_s
     assert grid.main(["--model", "BPR", "--grid", "reg_weight=0.1", "--seeds", "2020", "2021", "--name", "BPR-confirm",
                       "--out", str(out)]) == 0
     assert launched == [("reg_weight=0.1", 2021)]  # seed 2020 of the setting is the archived one
+    assert grid.main([*args, "--status"]) == 0  # an archived grid summary has no epoch times: no estimate, no error
