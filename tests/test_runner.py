@@ -22,6 +22,9 @@ def test_missrec_learns_the_planted_sequences(tiny_data, in_tmp_cwd, mode):
     assert results["test"]["hit@10"] > 2 * RANDOM_HIT10
     assert results["history"][0]["train_loss"] > results["history"][-1]["train_loss"]
     assert results["history"][0]["interest_clusters"] == 48  # ceil(0.5 * 2 modalities * 48 items)
+    for epoch in results["history"]:  # the loss's terms, logged apart: cross-entropy + gamma * interest regulariser
+        assert epoch["train_ce"] + epoch["train_interest_reg"] == pytest.approx(epoch["train_loss"], rel=1e-5)
+        assert epoch["train_interest_reg"] > 0
     saved = json.loads((out / "results.json").read_text())
     assert saved["test"] == results["test"] and saved["best_epoch"] == results["best_epoch"]
     assert saved["hardware"].endswith(f"torch {torch.__version__}")

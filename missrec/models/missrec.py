@@ -63,6 +63,8 @@ class MISSRec(SequentialRecommender):
     input_type = InputType.POINTWISE
     # frozen by a transfer with fix_enc (spec §2.2): adaptors, input LayerNorm, fusion and the ID table keep training
     transfer_frozen_prefixes = ("position_embedding.", "trm_model.")
+    # fine-tuning loss terms, logged per epoch by the trainer (``train_ce``, ``train_interest_reg`` in the history)
+    LOSS_TERMS = ("ce", "interest_reg")
 
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
@@ -242,14 +244,16 @@ class MISSRec(SequentialRecommender):
             score = (id_cos + m * score) / (m + 1)
         return score / self.temperature
 
-    def calculate_loss(self, interaction) -> torch.Tensor:
+    def calculate_loss(self, interaction) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Pre-training: the scalar loss of :meth:`pretrain_loss`. Fine-tuning: ``(CE over all items, gamma * R)``
+        (:attr:`LOSS_TERMS`), which the trainer sums."""
         if self.train_stage == "pretrain":
             return self.pretrain_loss(interaction)["loss"]
         modal_emb = self.modal_item_embeddings()
         seq, reg = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], modal_emb)
         logits = self.score_items(seq, modal_emb)
         logits = logits.index_fill(1, logits.new_zeros(1, dtype=torch.long), float("-inf"))  # PAD is not an item
-        return F.cross_entropy(logits, interaction[self.POS_ITEM_ID]) + self.gamma * reg
+        return F.cross_entropy(logits, interaction[self.POS_ITEM_ID]), self.gamma * reg  # LOSS_TERMS, summed
 
     # ---- pre-training -------------------------------------------------------------------------------------------
     def augment(

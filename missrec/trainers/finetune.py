@@ -111,7 +111,8 @@ class FinetuneTrainer(Trainer):
 
     # ---- one epoch ---------------------------------------------------------------------------------------------
     def _train_epoch(self, train_data: Iterable, epoch_idx: int, loss_func=None, show_progress: bool = False) -> float:
-        """Train one epoch; returns the mean batch loss. Sets ``self.last_epoch_rows``."""
+        """Train one epoch; returns the mean batch loss. Sets ``self.last_epoch_rows`` and ``self.last_epoch_terms``:
+        the mean of each term when the loss is a tuple and the model names its terms (``LOSS_TERMS``)."""
         self.model.train()
         loss_func = loss_func or self.model.calculate_loss
         aux_step = getattr(self.model, "aux_step", None)
@@ -120,6 +121,8 @@ class FinetuneTrainer(Trainer):
         params = [p for p in self.model.parameters() if p.requires_grad]
         batches = tqdm(train_data, total=len(train_data), ncols=100, desc=f"Train {epoch_idx:>4}", disable=not show_progress)
         total = torch.zeros((), device=self.device)
+        names = getattr(self.model, "LOSS_TERMS", None)
+        terms = None
         steps = rows = 0
         for interaction in batches:
             interaction = interaction.to(self.device)
@@ -136,11 +139,16 @@ class FinetuneTrainer(Trainer):
             if aux_step is not None:
                 aux_step(interaction)
             total += loss.detach().float()
+            if names and isinstance(losses, tuple) and len(losses) == len(names):
+                step_terms = torch.stack([term.detach().float() for term in losses])  # [T]
+                terms = step_terms if terms is None else terms + step_terms
             steps += 1
             rows += len(interaction)
             if show_progress and steps % 20 == 0:
                 batches.set_postfix(loss=f"{total.item() / steps:.4f}")
         self.last_epoch_rows = rows
+        means = terms.tolist() if terms is not None else []
+        self.last_epoch_terms = {name: value / max(steps, 1) for name, value in zip(names or (), means)}
         mean = total.item() / max(steps, 1)
         if not np.isfinite(mean):
             raise TrainingError(f"training loss is {mean} in epoch {epoch_idx}. Likely cause: learning_rate="
@@ -167,9 +175,11 @@ class FinetuneTrainer(Trainer):
             record["train_loss"] = self._train_epoch(train_data, epoch_idx, show_progress=show_progress)
             record["train_seconds"] = time.perf_counter() - t0
             record["train_seq_per_s"] = self.last_epoch_rows / max(record["train_seconds"], 1e-9)
+            record.update({f"train_{name}": value for name, value in self.last_epoch_terms.items()})
+            parts = ", ".join(f"{name} {value:.4g}" for name, value in self.last_epoch_terms.items())
             message = (
-                f"epoch {epoch_idx} train loss {record['train_loss']:.4f} | {record['train_seconds']:.1f}s, "
-                f"{record['train_seq_per_s']:.0f} seq/s"
+                f"epoch {epoch_idx} train loss {record['train_loss']:.4f}" + (f" ({parts})" if parts else "")
+                + f" | {record['train_seconds']:.1f}s, {record['train_seq_per_s']:.0f} seq/s"
             )
             if "interest_inertia" in record:
                 message += (f" | interests {record['interest_clusters_used']}/{record['interest_clusters']} used, "

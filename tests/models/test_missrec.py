@@ -86,8 +86,8 @@ def test_gradients_reach_adaptors_not_centroids(tiny_data):
     model.discover_interests()
     assert not model.interest_embeddings.requires_grad
     item_seq = torch.tensor([[3, 4, 5, 0], [7, 8, 9, 10]])
-    loss = model.calculate_loss(batch(item_seq, torch.tensor([3, 4]), torch.tensor([6, 11])))
-    loss.backward()
+    ce, interest_reg = model.calculate_loss(batch(item_seq, torch.tensor([3, 4]), torch.tensor([6, 11])))
+    (ce + interest_reg).backward()
     for m in ("text", "image"):
         assert model.adaptors[m].weight.grad.abs().sum() > 0
     assert model.fusion.fusion_factor.grad is not None

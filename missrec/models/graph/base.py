@@ -4,7 +4,8 @@ A model is built as ``Model(config, dataset)`` with a :class:`~missrec.data.gene
 
 * ``forward() -> (users [U, d'], items [I, d'])``: the final representations that are scored by inner product
   (``d'`` may differ from ``embedding_size``: VBPR 2d, SEA 128, GRCN 192);
-* ``calculate_loss(interaction) -> loss`` (or a tuple of named terms, summed by the trainer) for batches of
+* ``calculate_loss(interaction) -> loss`` (or a tuple of terms, summed by the trainer, which logs each epoch's
+  mean of every term when the model names them in ``LOSS_TERMS``) for batches of
   ``interaction[USER_ID]``, ``interaction[ITEM_ID]`` (positive) and, when ``NEEDS_NEGATIVES``,
   ``interaction[NEG_ITEM_ID]``;
 * optionally ``pre_epoch(trainer)`` (call ``super().pre_epoch(trainer)``: it applies ``learning_rate_scheduler``)

@@ -86,6 +86,7 @@ class MMSSL(GraphRecommender):
     """
 
     MULTIMODAL = True
+    LOSS_TERMS = ("bpr", "feat_reg", "contrastive", "generator")  # weighted, logged per epoch by the trainer
 
     def __init__(self, config, dataset: GeneralDataset) -> None:
         super().__init__(config, dataset)

@@ -43,6 +43,9 @@ def test_trains_two_epochs_through_the_runner_with_its_own_discriminator_optimis
     assert not torch.equal(final["net.0.weight"], initial["net.0.weight"])
     assert not torch.equal(final["net.8.weight"], initial["net.8.weight"])
     assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.optimizer.defaults["weight_decay"] == 0.01
+    last = trainer.history[-1]  # each weighted term's epoch mean, beside their sum
+    terms = [last[f"train_{name}"] for name in model.LOSS_TERMS]
+    assert sum(terms) == pytest.approx(last["train_loss"], rel=1e-5)
 
 
 def test_attention_is_a_real_softmax_attention_over_modalities():
