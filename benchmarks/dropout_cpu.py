@@ -28,6 +28,7 @@ from missrec.models.missrec import MISSRec
 from missrec.models.unisrec import UniSRec
 from missrec.modules import fast_dropout
 from missrec.modules.fast_dropout import dropout
+from missrec.trainers.finetune import total_loss
 
 
 def per_call(fn, repeats: int) -> float:
@@ -80,7 +81,7 @@ def model_step_seconds(cls: type, batch: int, steps: int, fast: bool) -> float:
 
     def step(b) -> None:
         optimizer.zero_grad()
-        model.calculate_loss(b).backward()
+        total_loss(model.calculate_loss(b)).backward()
         optimizer.step()
 
     step(batches[0])

@@ -65,7 +65,7 @@ def child(model_name: str, scale: str, device: str, steps: int, overrides: dict[
     from missrec.data.general import BPRTrainLoader
     from missrec.registry import get_model
     from missrec.runner_general import build_general_config
-    from missrec.trainers.finetune import FinetuneTrainer
+    from missrec.trainers.finetune import FinetuneTrainer, total_loss
 
     n_users, n_items, n_inter = SCALES[scale]
     data = synthetic(n_users, n_items, n_inter)
@@ -92,8 +92,7 @@ def child(model_name: str, scale: str, device: str, steps: int, overrides: dict[
         batch = next(batches)
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = model.calculate_loss(batch)
-        (sum(loss) if isinstance(loss, tuple) else loss).backward()
+        total_loss(model.calculate_loss(batch)).backward()
         optimizer.step()
         sync()
         times.append(time.perf_counter() - start)

@@ -46,6 +46,11 @@ from missrec.trainers.early_stopping import early_stopping
 from missrec.trainers.epoch_state import load_epoch_state, save_epoch_state
 
 
+def total_loss(losses: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The loss to back-propagate: ``calculate_loss``'s scalar, or the sum of its tuple of terms."""
+    return sum(losses) if isinstance(losses, tuple) else losses
+
+
 class Evaluator(Protocol):
     """What the trainer needs from an evaluation split."""
 
@@ -129,7 +134,7 @@ class FinetuneTrainer(Trainer):
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=self.device.type, enabled=self.enable_amp):
                 losses = loss_func(interaction)
-            loss = sum(losses) if isinstance(losses, tuple) else losses
+            loss = total_loss(losses)
             self.scaler.scale(loss).backward()
             if self.clip_grad_norm:
                 self.scaler.unscale_(self.optimizer)
