@@ -105,11 +105,11 @@ def archive_rows(reproduce, out: Path, table: str, row_seeds: dict[str, list[int
     the asked seeds for a complete row), the setup its command builds today, and its summary."""
     summary = json.loads((out / f"{table}.json").read_text())
     rows = {row.name: row for row in reproduce.table_rows(table)}
+    asked = reproduce.summary_seeds(summary)
     archived = {}
     for name, entry in summary["rows"].items():
         if "test" not in entry:
             continue
-        asked = [int(s) for s in entry["command"].split("--seeds", 1)[1].split()]
         seeds = row_seeds.get(name) or (asked if entry["seeds_done"] == entry["seeds_asked"] else None)
         if seeds is None or len(seeds) != entry["seeds_done"]:
             raise SystemExit(f"{name}: {entry['seeds_done']} of {entry['seeds_asked']} seeds finished; name them "

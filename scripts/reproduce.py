@@ -278,11 +278,10 @@ def finished_seeds(out: Path, table: str, row: Row, seeds: list[int]) -> set[int
 
 
 def seeds_to_run(out: Path, table: str, row: Row, seeds: list[int], archive: dict[str, Any],
-                 covered: list[int] | None = None) -> list[int]:
+                 covered: list[int]) -> list[int]:
     """The seeds of ``row`` among ``seeds`` still to run: neither finished nor counted by its archived summary
     (``archive``: :func:`archive.load_archive`'s rows of the table), which counts when the summary's seeds
-    (``covered``, default ``seeds``: see :func:`covered_seeds`) include all of its seeds."""
-    covered = covered or seeds
+    (``covered``: :func:`covered_seeds`) include all of its seeds."""
     done = finished_seeds(out, table, row, covered)
     kept = usable_archive(archive.get(row.name), covered, done)
     return [s for s in seeds if s not in done and not (kept and s in kept["seeds"])]
@@ -292,14 +291,17 @@ def covered_seeds(summary_file: Path, asked: list[int]) -> list[int]:
     """The seeds a summary covers once rewritten: those of the summary on disk and those asked, sorted. Running some
     seeds of a table adds them to its summary and never narrows the summary to them (for a summary of other seeds
     only, give another ``--out`` or remove the file)."""
-    if not summary_file.is_file():
-        return sorted(asked)
-    summary = json.loads(summary_file.read_text())
-    previous = summary.get("seeds")
-    if previous is None:  # a summary written before they recorded their seeds: its rows' commands name them
-        entries = summary.get("rows", {}).values()
-        previous = [int(s) for e in entries for s in e.get("command", "").partition("--seeds")[2].split()]
+    previous = summary_seeds(json.loads(summary_file.read_text())) if summary_file.is_file() else []
     return sorted({*previous, *asked})
+
+
+def summary_seeds(summary: dict[str, Any]) -> list[int]:
+    """The seeds a table or grid summary covers: its ``seeds``, or for a table summary written before it recorded
+    them, the seeds its rows' commands name."""
+    if "seeds" in summary:
+        return summary["seeds"]
+    commands = [entry.get("command", "") for entry in summary.get("rows", {}).values()]
+    return sorted({int(s) for command in commands for s in command.partition("--seeds")[2].split()})
 
 
 @dataclass
@@ -495,8 +497,7 @@ def _cost_group(table: str, row: Row) -> tuple[str, str, str, bool]:
     return table, row.labels.get("model", row.name), row.labels.get("dataset", ""), row.labels.get("init") == "zero-shot"
 
 
-def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int],
-                  covered: dict[str, list[int]] | None = None) -> str:
+def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], covered: dict[str, list[int]]) -> str:
     """Where each run of ``plan`` stands (its ``seeds``; archived seeds count when ``covered[table]``, the summary's
     seeds, include them all), and the work left estimated from the finished runs of the same model in the same table
     and dataset (their mean epochs run x seconds per epoch)."""
@@ -504,9 +505,8 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int],
     unfinished, counts = [], {}
     archives = {table: load_archive(out, table) for table in {t for t, _ in plan}}
     for table, row in plan:
-        summary_seeds = (covered or {}).get(table, seeds)
-        kept = usable_archive(archives[table].get(row.name), summary_seeds,
-                              finished_seeds(out, table, row, summary_seeds))
+        kept = usable_archive(archives[table].get(row.name), covered[table],
+                              finished_seeds(out, table, row, covered[table]))
         if kept:
             counts["archived"] = counts.get("archived", 0) + len(kept["seeds"])
             summary = kept["summary"]

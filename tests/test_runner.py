@@ -8,10 +8,19 @@ import torch
 
 from missrec.checkpoint import load_checkpoint
 from missrec.cli.finetune import main
+from missrec.errors import TrainingError
+from missrec.models.missrec import MISSRec
 from missrec.runner import run_finetune
 from tests.conftest import tiny_overrides
 
 RANDOM_HIT10 = 10 / 48  # 48 items, one target per user
+
+
+def test_loss_terms_that_do_not_match_their_names_are_refused(tiny_data, in_tmp_cwd, monkeypatch):
+    monkeypatch.setattr(MISSRec, "LOSS_TERMS", ("ce",))  # two terms returned, one named
+    with pytest.raises(TrainingError, match="returned 2 terms, LOSS_TERMS names 1"):
+        run_finetune("MISSRec", "tiny", "transductive", epochs=1, output_dir=in_tmp_cwd / "run",
+                     overrides=tiny_overrides(tiny_data))
 
 
 @pytest.mark.parametrize("mode", ["transductive", "inductive"])

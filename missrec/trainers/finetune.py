@@ -117,7 +117,8 @@ class FinetuneTrainer(Trainer):
     # ---- one epoch ---------------------------------------------------------------------------------------------
     def _train_epoch(self, train_data: Iterable, epoch_idx: int, loss_func=None, show_progress: bool = False) -> float:
         """Train one epoch; returns the mean batch loss. Sets ``self.last_epoch_rows`` and ``self.last_epoch_terms``:
-        the mean of each term when the loss is a tuple and the model names its terms (``LOSS_TERMS``)."""
+        the mean of each term when the loss is a tuple and the model names its terms (``LOSS_TERMS``, one name per
+        term; a tuple of another length is refused)."""
         self.model.train()
         loss_func = loss_func or self.model.calculate_loss
         aux_step = getattr(self.model, "aux_step", None)
@@ -144,7 +145,10 @@ class FinetuneTrainer(Trainer):
             if aux_step is not None:
                 aux_step(interaction)
             total += loss.detach().float()
-            if names and isinstance(losses, tuple) and len(losses) == len(names):
+            if names and isinstance(losses, tuple):
+                if len(losses) != len(names):
+                    raise TrainingError(f"{type(self.model).__name__}.calculate_loss returned {len(losses)} terms, "
+                                        f"LOSS_TERMS names {len(names)}: {names}. Fix: name every term, in order")
                 step_terms = torch.stack([term.detach().float() for term in losses])  # [T]
                 terms = step_terms if terms is None else terms + step_terms
             steps += 1

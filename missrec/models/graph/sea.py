@@ -91,6 +91,7 @@ class SEA(GraphRecommender):
     """
 
     MULTIMODAL = True
+    LOSS_TERMS = ("bpr", "club", "solosim")  # weighted, logged per epoch by the trainer
 
     def __init__(self, config, dataset: GeneralDataset) -> None:
         super().__init__(config, dataset)

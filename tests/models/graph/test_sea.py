@@ -38,6 +38,8 @@ def test_trains_two_epochs_through_the_runner_with_its_own_club_optimiser(run_wi
     for key, before in initial.items():
         assert not torch.equal(model.club.state_dict()[key], before), key
     assert model.club_optimizer.optimizer.defaults["lr"] == 0.05  # club_learning_rate ~ = learning_rate
+    last = trainer.history[-1]  # each weighted term's epoch mean, beside their sum
+    assert sum(last[f"train_{name}"] for name in model.LOSS_TERMS) == pytest.approx(last["train_loss"], rel=1e-5)
 
 
 def test_generic_unique_split_and_club_pairs_by_hand():
