@@ -157,6 +157,12 @@ def run_dir(out: Path, table: str, row: Row, seed: int) -> Path:
     return out / "runs" / table / f"{row.name}-seed{seed}"
 
 
+def repo_relative(path: Path) -> Path:
+    """``path`` relative to the repository root when it lies inside it (runs start there), so ``results.json``
+    and the logs name ``results/runs/...``, not this machine's checkout."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[str, int, float]:
     """Run one (row, seed) in a fresh process with one thread; returns (row, seed, seconds). A run another process
     holds (another table command on the same folder) is skipped, not launched to be refused."""
@@ -172,7 +178,7 @@ def run_one(out: Path, table: str, row: Row, seed: int, device: str) -> tuple[st
         "--device",
         device,
         "--output",
-        str(folder),
+        str(repo_relative(folder)),
         "--resume" if saved_states(folder) else "--overwrite",
         f"seed={seed}",
         "show_progress=false",

@@ -54,3 +54,13 @@ def test_each_grid_summary_is_rebuilt_from_its_runs_and_archive(path):
     rebuilt = grid.summarise(RESULTS, committed["table"], rows, committed["seeds"], committed["valid_metric"])
     for key in ("settings", "selected", "selected_by_test", "settings_complete"):
         assert json.loads(json.dumps(rebuilt[key])) == committed[key], f"{path.name}, {key}: rerun its grid.py command"
+
+
+def test_run_records_name_their_files_relative_to_the_repository():
+    """A committed results.json names results/runs/... and saved/..., never the checkout it was made in."""
+    records = sorted((RESULTS / "runs").rglob("results.json"))
+    assert records
+    for path in records:
+        record = json.loads(path.read_text())
+        for key in ("output_dir", "checkpoint", "pretrained"):
+            assert not Path(record.get(key) or ".").is_absolute(), f"{path}: {key} = {record[key]}"

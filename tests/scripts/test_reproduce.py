@@ -160,6 +160,24 @@ def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path,
     assert log.count("==== ") == 2 and "--overwrite" in log and "--resume" in log  # both attempts kept
 
 
+def test_a_run_inside_the_repository_is_launched_with_a_relative_output(tmp_path, monkeypatch):
+    """results.json and the logs then name results/runs/..., not the machine's checkout."""
+    commands = []
+    monkeypatch.setattr(reproduce.subprocess, "Popen", lambda cmd, **kw: commands.append(cmd) or FakeExit())
+    monkeypatch.setattr(reproduce, "ROOT", tmp_path / "repo")
+    row = reproduce.table_rows("ml100k")[0]
+    reproduce.run_one(tmp_path / "repo" / "results", "ml100k", row, 1, "cpu")
+    reproduce.run_one(tmp_path / "elsewhere", "ml100k", row, 1, "cpu")
+    inside, outside = (cmd[cmd.index("--output") + 1] for cmd in commands)
+    assert inside == str(Path("results") / "runs" / "ml100k" / f"{row.name}-seed1")
+    assert outside == str(tmp_path / "elsewhere" / "runs" / "ml100k" / f"{row.name}-seed1")
+
+
+class FakeExit:
+    def wait(self):
+        return 1
+
+
 def test_a_run_another_process_holds_is_skipped_not_launched(tmp_path, monkeypatch, capsys):
     from missrec.run_folder import lock_run_folder
 
