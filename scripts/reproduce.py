@@ -417,6 +417,18 @@ def _cell(stats: dict[str, Any], metric: str, seeds: int) -> str:
     return f"{mean:.4f}" if seeds < 2 else f"{mean:.4f} ± {std:.4f}"
 
 
+def machines_note(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Where the table's rows ran, when on more than one machine: seconds per epoch compare only within one."""
+    by_machine: dict[str, list[str]] = {}
+    for name, row in rows.items():
+        for hardware in row.get("hardware") or []:
+            by_machine.setdefault(hardware, []).append(name)
+    if len(by_machine) < 2:
+        return []
+    where = "; ".join(f"{hardware}: {', '.join(names)}" for hardware, names in sorted(by_machine.items()))
+    return ["", f"Rows ran on different machines, so s/epoch compares only within one ({where})."]
+
+
 def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
     """The table as markdown: one line per row, ``mean ± std`` per metric."""
     lines = [
@@ -447,6 +459,7 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         lines.append(
             f"| {name} | {done} | " + " | ".join(cells) + f" | {best} | {row['epochs_run'][0]:.1f} | {per_epoch} |"
         )
+    lines += machines_note(summary["rows"])
     if any(r.get("archived_seeds") for r in summary["rows"].values()):
         lines += ["", f"Archived seeds: runs whose folders are gone, kept by the summary they were averaged into "
                       f"(`{ARCHIVE_DIR}/{summary['table']}.json`, `scripts/archive.py`) and pooled exactly with the "

@@ -134,6 +134,15 @@ def test_one_seed_shows_its_value_without_a_spread_and_the_header_names_the_runs
     assert summary["rows"][rows[0].name]["hardware"] == ["NVIDIA H200, torch 2.9.0"]
     assert summary["rows"][rows[1].name]["hardware"] == [reproduce.machine()]
     assert "NVIDIA H200, torch 2.9.0" in text.splitlines()[0] and reproduce.machine() in text.splitlines()[0]
+    assert (f"Rows ran on different machines, so s/epoch compares only within one ({reproduce.machine()}: "
+            f"{rows[1].name}; NVIDIA H200, torch 2.9.0: {rows[0].name})") in text
+
+
+def test_a_table_run_on_one_machine_has_no_machines_note(tmp_path):
+    rows = reproduce.table_rows("ml100k")
+    for row in rows[:2]:
+        fake_run(tmp_path, "ml100k", row, 1, 0.10, best=5)
+    assert "different machines" not in reproduce.markdown(reproduce.summarise(tmp_path, "ml100k", [1]), ["hit@10"])
 
 
 def test_an_interrupted_run_resumes_and_one_without_state_starts_again(tmp_path, monkeypatch):
