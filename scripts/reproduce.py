@@ -519,8 +519,10 @@ def _cost_group(table: str, row: Row) -> tuple[str, str, str, bool]:
 def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], covered: dict[str, list[int]]) -> str:
     """Where each run of ``plan`` stands (its ``seeds``; archived seeds count when ``covered[table]``, the summary's
     seeds, include them all), and the work left estimated from the finished runs of the same model in the same table
-    and dataset (their mean epochs run x seconds per epoch)."""
-    finished: dict[tuple[str, str, str, bool], list[tuple[int, float]]] = {}
+    and dataset (their mean epochs run x seconds per epoch), those made on this machine where there are any: an epoch
+    on a GPU is a small fraction of one on a CPU thread."""
+    here = machine()
+    finished: dict[tuple[str, str, str, bool], list[tuple[int, float, str | None]]] = {}
     unfinished, counts = [], {}
     archives = {table: load_archive(out, table) for table in {t for t, _ in plan}}
     for table, row in plan:
@@ -531,8 +533,10 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
             summary = kept["summary"]
             if "seconds_per_epoch" in summary:  # an archived grid summary has no epoch times: no estimate from it
                 seconds = summary["seconds_per_epoch"][0] if summary["seconds_per_epoch"] else 0.0
+                hardware = summary.get("hardware") or [None]
                 finished.setdefault(_cost_group(table, row), []).extend(
-                    [(summary["epochs_run"][0], seconds)] * len(kept["seeds"])
+                    [(summary["epochs_run"][0], seconds, hardware[0] if len(hardware) == 1 else None)]
+                    * len(kept["seeds"])
                 )
         for seed in seeds:
             if kept and seed in kept["seeds"]:
@@ -545,14 +549,15 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
                 continue
             r = json.loads((folder / "results.json").read_text())
             seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
-            finished.setdefault(_cost_group(table, row), []).append((r["epochs_run"], seconds))
+            finished.setdefault(_cost_group(table, row), []).append((r["epochs_run"], seconds, r.get("hardware")))
     lines, left, unknown = [], 0.0, 0
     for table, row, seed, state, epochs in unfinished:
         lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
-        known = finished.get(_cost_group(table, row))
+        known = finished.get(_cost_group(table, row), [])
+        known = [run for run in known if run[2] == here] or known
         if known:
-            mean_epochs = statistics.mean(e for e, _ in known)
-            left += max(mean_epochs - (epochs or 0), 1) * statistics.mean(s for _, s in known)
+            mean_epochs = statistics.mean(e for e, _, _ in known)
+            left += max(mean_epochs - (epochs or 0), 1) * statistics.mean(s for _, s, _ in known)
         else:
             unknown += 1
     total = ", ".join(f"{n} {state}" for state, n in counts.items())

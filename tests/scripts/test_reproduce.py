@@ -261,6 +261,23 @@ def test_status_lists_unfinished_runs_with_their_saved_epochs_and_estimates_the_
     assert not (tmp_path / "ml100k.md").exists()  # --status runs and writes nothing
 
 
+def test_the_work_left_is_estimated_from_this_machines_runs_where_there_are_any(tmp_path, capsys):
+    rows = reproduce.table_rows("ml100k")
+
+    def estimate() -> str:
+        assert reproduce.main(["ml100k", "--rows", rows[0].name, "--seeds", "1", "2", "3", "--status",
+                               "--out", str(tmp_path)]) == 0
+        return capsys.readouterr().out.splitlines()[-1]
+
+    fake_run(tmp_path, "ml100k", rows[0], 1, 0.10, best=5, hardware="NVIDIA H200, torch 2.9.0")  # 16 epochs of 15 s
+    assert "about 0.1 core-hours left" in estimate()  # two runs of 16 x 15 s: only a GPU's runs to go by
+    results = reproduce.run_dir(tmp_path, "ml100k", rows[0], 2) / "results.json"
+    fake_run(tmp_path, "ml100k", rows[0], 2, 0.10, best=5, hardware=reproduce.machine())
+    slow = {**json.loads(results.read_text()), "history": [{"train_seconds": 1500.0}]}
+    results.write_text(json.dumps(slow))
+    assert "about 6.7 core-hours left" in estimate()  # one run of 16 x 1,500 s, this machine's rate alone
+
+
 def test_a_run_folder_held_by_a_process_reads_as_running(tmp_path):
     from missrec.run_folder import lock_run_folder
 
