@@ -549,7 +549,9 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
                 continue
             r = json.loads((folder / "results.json").read_text())
             seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
-            finished.setdefault(_cost_group(table, row), []).append((r["epochs_run"], seconds, r.get("hardware")))
+            finished.setdefault(_cost_group(table, row), []).append(
+                (r["epochs_run"], seconds, r.get("hardware") or here)  # older runs: this machine, as in the summary
+            )
     lines, left, unknown = [], 0.0, 0
     for table, row, seed, state, epochs in unfinished:
         lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
