@@ -47,7 +47,7 @@ from missrec.trainers.epoch_state import config_changes
 from missrec.trainers.state_folders import latest_position, saved_states
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archive import ARCHIVE_DIR, load_archive, pool_groups, run_as_group  # noqa: E402  (scripts/archive.py)
+from archive import ARCHIVE_DIR, load_archive, pool_groups, run_as_group  # scripts/archive.py
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNING: set[subprocess.Popen] = set()  # the runs in progress, stopped with this process
@@ -461,9 +461,9 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         )
     lines += machines_note(summary["rows"])
     if any(r.get("archived_seeds") for r in summary["rows"].values()):
-        lines += ["", f"Archived seeds: runs whose folders are gone, kept by the summary they were averaged into "
-                      f"(`{ARCHIVE_DIR}/{summary['table']}.json`, `scripts/archive.py`) and pooled exactly with the "
-                      "runs made since."]
+        lines += ["", (f"Archived seeds: runs whose folders are gone, kept by the summary they were averaged into "
+                       f"(`{ARCHIVE_DIR}/{summary['table']}.json`, `scripts/archive.py`) and pooled exactly with the "
+                       "runs made since.")]
     news = {n: r for n, r in summary["rows"].items() if "test_new_items" in r}
     sizes = {r["test_new_items_rows"] for r in news.values() if r.get("test_new_items_rows")}
     size = f", {sizes.pop():,} users" if len(sizes) == 1 else ""
@@ -563,8 +563,12 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
         else:
             unknown += 1
     total = ", ".join(f"{n} {state}" for state, n in counts.items())
-    estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs there"
-    lines.append(f"{total}; {estimate}" + (f"; {unknown} runs without an estimate yet" if unknown else ""))
+    if unfinished and unknown == len(unfinished):
+        estimate = "no estimate yet: no finished run of the same model and dataset to go by"
+    else:
+        estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs there"
+        estimate += f"; {unknown} runs without an estimate yet" if unknown else ""
+    lines.append(f"{total}; {estimate}")
     return "\n".join(lines)
 
 
