@@ -47,7 +47,7 @@ from missrec.trainers.epoch_state import config_changes
 from missrec.trainers.state_folders import latest_position, saved_states
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archive import ARCHIVE_DIR, load_archive, pool_groups, run_as_group  # scripts/archive.py
+from archive import ARCHIVE_DIR, load_archive, pool_groups, run_as_group  # noqa: E402  (scripts/archive.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNING: set[subprocess.Popen] = set()  # the runs in progress, stopped with this process
