@@ -224,6 +224,11 @@ def machine() -> str:
     return describe_hardware("cpu", int(os.environ.get("OMP_NUM_THREADS", "1")))
 
 
+def run_hardware(result: dict[str, Any]) -> str:
+    """The machine a run's ``results.json`` names; older runs recorded none and ran on this machine."""
+    return result.get("hardware") or machine()
+
+
 def run_setup(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
     """What must be equal across a row's seeds: the run's configuration (``config.json``) without the seed and the
     machine-specific keys, and the pre-trained checkpoint's sha256."""
@@ -329,7 +334,7 @@ def row_seeds(out: Path, table: str, row: Row, seeds: list[int], archive: dict[s
     folders = [run_dir(out, table, row, s) for s in seeds if s in done]
     runs = [json.loads((f / "results.json").read_text()) for f in folders]
     collected = RowSeeds(
-        groups=[run_as_group(r, r.get("hardware") or machine(), valid_metric) for r in runs],  # older: this machine
+        groups=[run_as_group(r, run_hardware(r), valid_metric) for r in runs],
         setups=[run_setup(f, r) for f, r in zip(folders, runs, strict=True)],
         configs=[(f.name, saved_config(f)) for f in folders],
         archived=[],
@@ -516,6 +521,17 @@ def _cost_group(table: str, row: Row) -> tuple[str, str, str, bool]:
     return table, row.labels.get("model", row.name), row.labels.get("dataset", ""), row.labels.get("init") == "zero-shot"
 
 
+def cost_samples(summary: dict[str, Any], n_seeds: int) -> list[tuple[float, float, str | None]]:
+    """``(epochs run, seconds per epoch, machine)`` once per seed of a summary (``run_as_group``'s shape or an
+    archived row's; the machine is None where its seeds ran on several); none from an archived grid summary, which
+    keeps no epoch times."""
+    if "seconds_per_epoch" not in summary:
+        return []
+    seconds = summary["seconds_per_epoch"][0] if summary["seconds_per_epoch"] else 0.0  # zero-shot: no epoch
+    hardware = summary.get("hardware") or [None]
+    return [(summary["epochs_run"][0], seconds, hardware[0] if len(hardware) == 1 else None)] * n_seeds
+
+
 def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], covered: dict[str, list[int]]) -> str:
     """Where each run of ``plan`` stands (its ``seeds``; archived seeds count when ``covered[table]``, the summary's
     seeds, include them all), and the work left estimated from the finished runs of the same model in the same table
@@ -530,14 +546,7 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
                               finished_seeds(out, table, row, covered[table]))
         if kept:
             counts["archived"] = counts.get("archived", 0) + len(kept["seeds"])
-            summary = kept["summary"]
-            if "seconds_per_epoch" in summary:  # an archived grid summary has no epoch times: no estimate from it
-                seconds = summary["seconds_per_epoch"][0] if summary["seconds_per_epoch"] else 0.0
-                hardware = summary.get("hardware") or [None]
-                finished.setdefault(_cost_group(table, row), []).extend(
-                    [(summary["epochs_run"][0], seconds, hardware[0] if len(hardware) == 1 else None)]
-                    * len(kept["seeds"])
-                )
+            finished.setdefault(_cost_group(table, row), []).extend(cost_samples(kept["summary"], len(kept["seeds"])))
         for seed in seeds:
             if kept and seed in kept["seeds"]:
                 continue
@@ -548,10 +557,7 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
                 unfinished.append((table, row, seed, state, epochs))
                 continue
             r = json.loads((folder / "results.json").read_text())
-            seconds = statistics.mean(h["train_seconds"] for h in r["history"]) if r["history"] else 0.0
-            finished.setdefault(_cost_group(table, row), []).append(
-                (r["epochs_run"], seconds, r.get("hardware") or here)  # older runs: this machine, as in the summary
-            )
+            finished.setdefault(_cost_group(table, row), []).extend(cost_samples(run_as_group(r, run_hardware(r)), 1))
     lines, left, unknown = [], 0.0, 0
     for table, row, seed, state, epochs in unfinished:
         lines.append(f"{table:9} {row.name}-seed{seed}: {state}" + (f", {epochs} epochs saved" if epochs else ""))
