@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -114,9 +115,21 @@ def run_pretrain(
         history = trainer.fit(resume=resume, max_steps=max_steps)
     finally:
         trainer.close()
-    accelerator.wait_for_everyone()
-    accelerator.end_training()  # destroys the process group: a process exiting with live gloo threads can abort
+    del trainer, net  # the trainer holds the DDP wrapper, which holds the process group
+    end_distributed(accelerator)
     return history
+
+
+def end_distributed(accelerator: Accelerator) -> None:
+    """Free what ``accelerator.prepare`` wrapped, then destroy the process group on every process.
+
+    A process that exits while a DDP wrapper still holds the gloo group can abort at exit ("terminate called without
+    an active exception") after its work is done. The caller drops its own references to the prepared objects first.
+    """
+    accelerator.free_memory()
+    gc.collect()  # the DDP wrapper sits in reference cycles: refcounting alone does not free it
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
 
 
 # ---- checks before any data is read ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from accelerate.utils import set_seed
 from missrec.config import build_config
 from missrec.data.pretrain import MultiDomainSequentialDataset
 from missrec.models.missrec import MISSRec
-from missrec.runner_pretrain import make_accelerator
+from missrec.runner_pretrain import end_distributed, make_accelerator
 from missrec.trainers.pretrain import AcceleratePretrainer
 from tests.trainers.corpus import PRETRAIN_TINY
 
@@ -47,8 +47,8 @@ def main(data_path: str, out: str, gather: str) -> None:
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / f"rank{acc.process_index}.json").write_text(json.dumps(report))
     trainer.close()
-    acc.wait_for_everyone()
-    acc.end_training()  # destroys the process group: exiting with live gloo threads can abort the process
+    del trainer, model
+    end_distributed(acc)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import torch
 from accelerate.utils import set_seed
 
 from missrec.modules.interests import interest_tokens
-from missrec.runner_pretrain import make_accelerator
+from missrec.runner_pretrain import end_distributed, make_accelerator
 from missrec.trainers.pretrain import PretrainObjective
 from tests.trainers.invariance import GLOBAL_ROWS, build_model, flat_grad
 
@@ -33,8 +33,8 @@ def main(data_path: str, out: str, gather: str) -> None:
     (Path(out) / f"width{acc.process_index}.txt").write_text(str(width))
     if acc.is_main_process:
         torch.save(flat_grad(model), Path(out) / "grad.pt")
-    acc.wait_for_everyone()
-    acc.end_training()  # destroys the process group: exiting with live gloo threads can abort the process
+    del objective, model, out_dict
+    end_distributed(acc)
 
 
 if __name__ == "__main__":
