@@ -422,6 +422,9 @@ def _cell(stats: dict[str, Any], metric: str, seeds: int) -> str:
     return f"{mean:.4f}" if seeds < 2 else f"{mean:.4f} ± {std:.4f}"
 
 
+MIXED_MARK = "†"  # marks a row's s/epoch pooled over runs on different machines
+
+
 def machines_note(rows: dict[str, dict[str, Any]]) -> list[str]:
     """Where the table's rows ran, when on more than one machine: seconds per epoch compare only within one."""
     by_machine: dict[str, list[str]] = {}
@@ -431,7 +434,10 @@ def machines_note(rows: dict[str, dict[str, Any]]) -> list[str]:
     if len(by_machine) < 2:
         return []
     where = "; ".join(f"{hardware}: {', '.join(names)}" for hardware, names in sorted(by_machine.items()))
-    return ["", f"Rows ran on different machines, so s/epoch compares only within one ({where})."]
+    note = f"Rows ran on different machines, so s/epoch compares only within one ({where})."
+    if any(len(row.get("hardware") or []) > 1 for row in rows.values()):
+        note += f" {MIXED_MARK} s/epoch averaged over runs on more than one of them: it compares with no other row."
+    return ["", note]
 
 
 def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
@@ -461,6 +467,8 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         ) + (f" ({len(row['archived_seeds'])} archived)" if row.get("archived_seeds") else "")
         cells = [_cell(row["test"], m, row["seeds_done"]) for m in metrics]
         best, per_epoch = (f"{row[k][0]:.1f}" if row[k] else "–" for k in ("best_epoch", "seconds_per_epoch"))
+        if row["seconds_per_epoch"] and len(row.get("hardware") or []) > 1:
+            per_epoch += MIXED_MARK
         lines.append(
             f"| {name} | {done} | " + " | ".join(cells) + f" | {best} | {row['epochs_run'][0]:.1f} | {per_epoch} |"
         )

@@ -138,6 +138,17 @@ def test_one_seed_shows_its_value_without_a_spread_and_the_header_names_the_runs
             f"{rows[1].name}; NVIDIA H200, torch 2.9.0: {rows[0].name})") in text
 
 
+def test_a_row_whose_seeds_ran_on_two_machines_marks_its_epoch_time(tmp_path):
+    rows = reproduce.table_rows("ml100k")
+    fake_run(tmp_path, "ml100k", rows[0], 1, 0.10, best=5, hardware="NVIDIA H200, torch 2.9.0")
+    fake_run(tmp_path, "ml100k", rows[0], 2, 0.20, best=5)
+    fake_run(tmp_path, "ml100k", rows[1], 1, 0.20, best=5)
+    text = reproduce.markdown(reproduce.summarise(tmp_path, "ml100k", [1, 2]), ["hit@10"])
+    mixed, single = (next(line for line in text.splitlines() if line.startswith(f"| {r.name} |")) for r in rows[:2])
+    assert mixed.endswith(f"{reproduce.MIXED_MARK} |") and not single.endswith(f"{reproduce.MIXED_MARK} |")
+    assert f"{reproduce.MIXED_MARK} s/epoch averaged over runs on more than one of them" in text
+
+
 def test_a_table_run_on_one_machine_has_no_machines_note(tmp_path):
     rows = reproduce.table_rows("ml100k")
     for row in rows[:2]:
