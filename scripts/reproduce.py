@@ -425,8 +425,14 @@ def _cell(stats: dict[str, Any], metric: str, seeds: int) -> str:
 MIXED_MARK = "†"  # marks a row's s/epoch pooled over runs on different machines
 
 
+def ran_on_several_machines(row: dict[str, Any]) -> bool:
+    """Whether a row's runs ran on more than one machine: its pooled s/epoch then compares with no other row."""
+    return len(row.get("hardware") or []) > 1
+
+
 def machines_note(rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Where the table's rows ran, when on more than one machine: seconds per epoch compare only within one."""
+    """Where the table's rows ran, when on more than one machine: seconds per epoch compare only within one (and
+    not at all for a row marked :data:`MIXED_MARK`)."""
     by_machine: dict[str, list[str]] = {}
     for name, row in rows.items():
         for hardware in row.get("hardware") or []:
@@ -435,7 +441,7 @@ def machines_note(rows: dict[str, dict[str, Any]]) -> list[str]:
         return []
     where = "; ".join(f"{hardware}: {', '.join(names)}" for hardware, names in sorted(by_machine.items()))
     note = f"Rows ran on different machines, so s/epoch compares only within one ({where})."
-    if any(len(row.get("hardware") or []) > 1 for row in rows.values()):
+    if any(ran_on_several_machines(row) for row in rows.values()):
         note += f" {MIXED_MARK} s/epoch averaged over runs on more than one of them: it compares with no other row."
     return ["", note]
 
@@ -467,7 +473,7 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
         ) + (f" ({len(row['archived_seeds'])} archived)" if row.get("archived_seeds") else "")
         cells = [_cell(row["test"], m, row["seeds_done"]) for m in metrics]
         best, per_epoch = (f"{row[k][0]:.1f}" if row[k] else "–" for k in ("best_epoch", "seconds_per_epoch"))
-        if row["seconds_per_epoch"] and len(row.get("hardware") or []) > 1:
+        if row["seconds_per_epoch"] and ran_on_several_machines(row):
             per_epoch += MIXED_MARK
         lines.append(
             f"| {name} | {done} | " + " | ".join(cells) + f" | {best} | {row['epochs_run'][0]:.1f} | {per_epoch} |"
