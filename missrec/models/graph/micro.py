@@ -16,8 +16,9 @@ evaluation, LightGCN on RW+I) with one graph per modality and a contrastive fusi
 Loss: ``BPR + reg_weight 1/2 (||u||^2 + ||i+||^2 + ||i-||^2) / train_batch_size + loss_ratio L_cl`` with the
 contrastive fusion term ``L_cl = sum_m InfoNCE_GRACE(h_m, h; tau)`` over all items (anchors ``h_m``, negatives from
 both views, cosine similarity). It is O(I^2 d) work at every step, as released (graph_models.md §8.2); its memory is
-bounded: anchors are taken :func:`contrastive_chunk_rows` at a time so one chunk's ``[rows, 2I]`` logits hold at
-most :data:`CONTRASTIVE_CHUNK_ELEMENTS` entries whatever I, and each chunk is recomputed in the backward pass.
+bounded: anchors are taken :func:`contrastive_chunk_rows` at a time so one chunk's ``[rows, 2I]`` exponentials hold
+at most :data:`CONTRASTIVE_CHUNK_ELEMENTS` entries whatever I; one chunk keeps them for the backward pass, several
+recompute theirs there (:func:`missrec.modules.losses.info_nce`).
 
 As in :mod:`missrec.models.graph.lattice`, the graphs are built in chunks and stored sparse (§3.3) and items with an
 all-zero feature row get a self-loop instead of a NaN row.
@@ -45,7 +46,7 @@ from missrec.modules.graph import (
 from missrec.modules.losses import bpr_loss, info_nce, l2_regulariser
 from missrec.registry import register_model
 
-CONTRASTIVE_CHUNK_ELEMENTS = 1 << 25  # logits entries of one InfoNCE chunk [rows, 2I]: 128 MB in float32
+CONTRASTIVE_CHUNK_ELEMENTS = 1 << 25  # exponentials of one InfoNCE chunk [rows, 2I]: 128 MB in float32
 
 
 def contrastive_chunk_rows(n_items: int) -> int:

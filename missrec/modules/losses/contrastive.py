@@ -7,15 +7,21 @@
 * ``intra_view_negatives=True`` (GRACE; MICRO and MMSSL, τ = 0.5, graph_models.md §4.5 step 5):
   the denominator also holds ``sum_{j != i} exp(s(z1_i, z1_j)/τ)``.
 
-Both are one-directional (z1 anchors) and computed ``chunk_rows`` anchors at a time, in log space, with each chunk
-recomputed in the backward pass, so memory is ``[chunk_rows, N]`` and no ``N x N`` matrix is built or kept. Sequential models can use the same function.
+Both are one-directional (z1 anchors) and computed ``chunk_rows`` anchors at a time. The denominator is one
+``[chunk_rows, K]`` block of exponentials (``K = N``, or ``2N`` with the intra-view negatives) with a hand-written
+backward (:class:`_LogSumExpOfSimilarities`): the gradient of a log-sum-exp is its softmax, which is that same block
+scaled row by row, so no ``[chunk_rows, K]`` logits, masks or softmax copies are made beside it. One chunk keeps its
+block for the backward pass; several recompute theirs there, so memory stays ``[chunk_rows, K]`` and no ``N x N``
+matrix is kept. Sequential models can use the same function.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
+from torch.autograd.function import once_differentiable
+
+MAX_EXP_RANGE = 80.0  # exp(-80) is still a normal float32: a fixed shift is safe while the logits span less
 
 
 def info_nce(
@@ -27,38 +33,69 @@ def info_nce(
 ) -> torch.Tensor:
     """Mean InfoNCE loss of ``z1 [N, d]`` against ``z2 [N, d]`` (row i of each is a positive pair).
 
-    With more than ``chunk_rows`` anchors under autograd, each chunk's ``[chunk_rows, N]`` logits are recomputed in
-    the backward pass instead of being kept (activation checkpointing), so memory stays ``O(chunk_rows * N)``
-    rather than ``O(N^2)``; the gradients are the same.
+    With more than ``chunk_rows`` anchors, each chunk's ``[chunk_rows, K]`` exponentials are recomputed in the
+    backward pass instead of being kept, so memory stays ``O(chunk_rows * N)`` rather than ``O(N^2)``; the
+    gradients are the same.
     """
     if z1.shape != z2.shape:
         raise ValueError(f"z1 {tuple(z1.shape)} and z2 {tuple(z2.shape)} must have the same shape")
     n = z1.shape[0]
     a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-    recompute = n > chunk_rows and torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
-    losses = []
+    scaled = a / tau  # [N, d]: 1/τ folded into the anchors, not into the [c, K] block
+    keys = torch.cat([b, a]) if intra_view_negatives else b  # [K, d]
+    keep = n <= chunk_rows
+    lse = []
     for start in range(0, n, chunk_rows):
-        anchors = a[start : start + chunk_rows]  # [c, d]
-        if recompute:
-            losses.append(checkpoint(_chunk_losses, anchors, a, b, start, tau, intra_view_negatives, use_reentrant=False))
-        else:
-            losses.append(_chunk_losses(anchors, a, b, start, tau, intra_view_negatives))
-    return torch.cat(losses).mean()
+        anchors = scaled[start : start + chunk_rows]  # [c, d]
+        self_column = n + start if intra_view_negatives else None  # s(z1_i, z1_i) leaves the denominator
+        lse.append(_LogSumExpOfSimilarities.apply(anchors, keys, 1.0 / tau, self_column, keep))
+    positive = (scaled * b).sum(1)  # s(z1_i, z2_i) / τ
+    return (torch.cat(lse) - positive).mean()
 
 
-def _chunk_losses(
-    anchors: torch.Tensor, a: torch.Tensor, b: torch.Tensor, start: int, tau: float, intra_view_negatives: bool
+def _exponentials(
+    anchors: torch.Tensor, keys: torch.Tensor, shift: torch.Tensor, self_column: int | None
 ) -> torch.Tensor:
-    """Per-anchor losses ``[c]`` of the anchors ``a[start : start + c]`` against all of ``b`` (and ``a``)."""
-    rows = torch.arange(anchors.shape[0], device=anchors.device)
-    between = anchors @ b.T / tau  # [c, N]
-    positive = between[rows, rows + start]
-    logits = between
-    if intra_view_negatives:
-        refl = (anchors @ a.T / tau).clone()  # [c, N]
-        refl[rows, rows + start] = float("-inf")  # s(z1_i, z1_i) is removed from the denominator
-        logits = torch.cat([between, refl], 1)
-    return torch.logsumexp(logits, 1) - positive
+    """``[c, K]`` block ``exp(anchors @ keys^T - shift)``, zero at ``(r, self_column + r)``; ``shift [c, 1]``."""
+    block = torch.addmm(shift.neg(), anchors, keys.T).exp_()
+    if self_column is not None:
+        rows = torch.arange(block.shape[0], device=block.device)
+        block[rows, self_column + rows] = 0.0
+    return block
+
+
+class _LogSumExpOfSimilarities(torch.autograd.Function):
+    """``lse_r = log sum_k exp(anchors_r . keys_k)`` over the keys but ``self_column + r``: ``[c]``.
+
+    ``bound`` is an upper bound on every logit (``1/τ`` for unit anchors over τ and unit keys): the block is shifted
+    by it and needs no pass for a row maximum, unless ``[-bound, bound]`` is too wide for float32's exponent, when
+    each row's maximum is taken. The backward pass is ``P = block / sum`` times the incoming
+    gradient: ``d anchors = P @ keys``, ``d keys = P^T @ anchors``.
+    """
+
+    @staticmethod
+    def forward(ctx, anchors: torch.Tensor, keys: torch.Tensor, bound: float, self_column: int | None,
+                keep: bool) -> torch.Tensor:
+        if 2.0 * bound <= MAX_EXP_RANGE:
+            shift = anchors.new_full((anchors.shape[0], 1), bound)
+        else:  # logits too spread for one shift: each row's own maximum (one more product)
+            shift = (anchors @ keys.T).amax(1, keepdim=True)
+        block = _exponentials(anchors, keys, shift, self_column)
+        total = block.sum(1)  # [c]
+        ctx.self_column = self_column
+        ctx.save_for_backward(anchors, keys, shift, total, *([block] if keep else []))
+        return total.log() + shift.squeeze(1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        anchors, keys, shift, total, *kept = ctx.saved_tensors
+        weights = (grad / total).unsqueeze(1)  # [c, 1]
+        if kept:
+            softmax = kept[0] * weights  # the kept block stays intact for a second backward
+        else:
+            softmax = _exponentials(anchors, keys, shift, ctx.self_column).mul_(weights)
+        return softmax @ keys, softmax.T @ anchors, None, None, None
 
 
 def byol_cosine(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

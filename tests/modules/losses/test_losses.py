@@ -73,6 +73,42 @@ def test_info_nce_recomputed_chunks_give_the_one_chunk_gradients(intra):
     torch.testing.assert_close(grads[0], grads[1])
 
 
+def _autograd_info_nce(z1, z2, tau, intra):
+    """The loss as plain autograd builds it: all logits at once, the self-similarity masked by -inf."""
+    a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    logits = a @ b.T / tau
+    if intra:
+        logits = torch.cat([logits, (a @ a.T / tau).fill_diagonal_(float("-inf"))], 1)
+    return (torch.logsumexp(logits, 1) - logits.diagonal()).mean()
+
+
+@pytest.mark.parametrize("intra", [False, True])
+@pytest.mark.parametrize("tau", [0.5, 0.01])  # 0.01: logits span 200, wider than one shift allows
+def test_info_nce_gradients_match_autograd_of_the_formula(intra, tau):
+    gen = torch.Generator().manual_seed(2)
+    z1, z2 = (torch.randn(11, 5, generator=gen, dtype=torch.float64) for _ in range(2))
+    x1, x2 = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+    expected = _autograd_info_nce(x1, x2, tau, intra)
+    expected.backward()
+    for chunk_rows in (11, 4):  # the block kept for backward, and recomputed there
+        y1, y2 = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        loss = info_nce(y1, y2, tau, intra, chunk_rows=chunk_rows)
+        loss.backward()
+        torch.testing.assert_close(loss, expected)
+        torch.testing.assert_close((y1.grad, y2.grad), (x1.grad, x2.grad))
+
+
+def test_info_nce_backward_twice_gives_the_same_gradient():
+    gen = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(6, 3, generator=gen, requires_grad=True), torch.randn(6, 3, generator=gen)
+    loss = info_nce(z1, z2, 0.5, intra_view_negatives=True)
+    loss.backward(retain_graph=True)
+    first = z1.grad.clone()
+    z1.grad = None
+    loss.backward()
+    torch.testing.assert_close(z1.grad, first)
+
+
 def test_info_nce_of_two_orthogonal_pairs():
     z = torch.eye(2)
     # s(i, i) = 1, s(i, j) = 0, tau = 1: -log(e / (e + 1))
