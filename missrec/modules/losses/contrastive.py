@@ -76,12 +76,13 @@ class _LogSumExpOfSimilarities(torch.autograd.Function):
     @staticmethod
     def forward(ctx, anchors: torch.Tensor, keys: torch.Tensor, bound: float, self_column: int | None,
                 keep: bool) -> torch.Tensor:
-        if 2.0 * bound <= MAX_EXP_RANGE:
-            shift = anchors.new_full((anchors.shape[0], 1), bound)
-        else:  # logits too spread for one shift: each row's own maximum (one more product)
-            shift = (anchors @ keys.T).amax(1, keepdim=True)
-        block = _exponentials(anchors, keys, shift, self_column)
-        total = block.sum(1)  # [c]
+        with torch.autocast(anchors.device.type, enabled=False):  # sums of exponentials stay in the input dtype
+            if 2.0 * bound <= MAX_EXP_RANGE:
+                shift = anchors.new_full((anchors.shape[0], 1), bound)
+            else:  # logits too spread for one shift: each row's own maximum (one more product)
+                shift = (anchors @ keys.T).amax(1, keepdim=True)
+            block = _exponentials(anchors, keys, shift, self_column)
+            total = block.sum(1)  # [c]
         ctx.self_column = self_column
         ctx.save_for_backward(anchors, keys, shift, total, *([block] if keep else []))
         return total.log() + shift.squeeze(1)

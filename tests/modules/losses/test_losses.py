@@ -109,6 +109,16 @@ def test_info_nce_backward_twice_gives_the_same_gradient():
     torch.testing.assert_close(z1.grad, first)
 
 
+def test_info_nce_keeps_its_sums_in_float32_under_autocast():
+    gen = torch.Generator().manual_seed(4)
+    z1, z2 = torch.randn(300, 8, generator=gen), torch.randn(300, 8, generator=gen)
+    expected = info_nce(z1, z2, 0.5, intra_view_negatives=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = info_nce(z1, z2, 0.5, intra_view_negatives=True)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
 def test_info_nce_of_two_orthogonal_pairs():
     z = torch.eye(2)
     # s(i, i) = 1, s(i, j) = 0, tau = 1: -log(e / (e + 1))
