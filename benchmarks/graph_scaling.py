@@ -122,7 +122,7 @@ def peak_bytes(dev) -> int:
 
 
 def contrastive_time(model, sync) -> float:
-    """Forward + backward of MICRO's contrastive fusion term over all items alone (chunks recomputed)."""
+    """Forward + backward of MICRO's contrastive fusion term over all items alone (as in a training step)."""
     import torch
 
     model.train()
