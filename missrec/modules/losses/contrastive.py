@@ -17,11 +17,16 @@ matrix is kept. Sequential models can use the same function.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-MAX_EXP_RANGE = 80.0  # exp(-80) is still a normal float32: a fixed shift is safe while the logits span less
+
+def exp_range(dtype: torch.dtype) -> float:
+    """Widest span of logits whose exponentials, shifted to at most 1, stay normal numbers: 87 for float32."""
+    return -math.log(torch.finfo(dtype).tiny)
 
 
 def info_nce(
@@ -58,29 +63,36 @@ def _exponentials(
 ) -> torch.Tensor:
     """``[c, K]`` block ``exp(anchors @ keys^T - shift)``, zero at ``(r, self_column + r)``; ``shift [c, 1]``."""
     block = torch.addmm(shift.neg(), anchors, keys.T).exp_()
+    _drop_self_column(block, self_column, 0.0)
+    return block
+
+
+def _drop_self_column(block: torch.Tensor, self_column: int | None, value: float) -> None:
+    """``block[r, self_column + r] = value`` in place for every row r; nothing when ``self_column`` is None."""
     if self_column is not None:
         rows = torch.arange(block.shape[0], device=block.device)
-        block[rows, self_column + rows] = 0.0
-    return block
+        block[rows, self_column + rows] = value
 
 
 class _LogSumExpOfSimilarities(torch.autograd.Function):
     """``lse_r = log sum_k exp(anchors_r . keys_k)`` over the keys but ``self_column + r``: ``[c]``.
 
     ``bound`` is an upper bound on every logit (``1/τ`` for unit anchors over τ and unit keys): the block is shifted
-    by it and needs no pass for a row maximum, unless ``[-bound, bound]`` is too wide for float32's exponent, when
-    each row's maximum is taken. The backward pass is ``P = block / sum`` times the incoming
-    gradient: ``d anchors = P @ keys``, ``d keys = P^T @ anchors``.
+    by it and needs no pass for a row maximum, unless ``[-bound, bound]`` is too wide for the dtype
+    (:func:`exp_range`), when each row's maximum is taken. The backward pass is ``P = block / sum`` times the
+    incoming gradient: ``d anchors = P @ keys``, ``d keys = P^T @ anchors``.
     """
 
     @staticmethod
     def forward(ctx, anchors: torch.Tensor, keys: torch.Tensor, bound: float, self_column: int | None,
                 keep: bool) -> torch.Tensor:
         with torch.autocast(anchors.device.type, enabled=False):  # sums of exponentials stay in the input dtype
-            if 2.0 * bound <= MAX_EXP_RANGE:
+            if 2.0 * bound < exp_range(anchors.dtype):
                 shift = anchors.new_full((anchors.shape[0], 1), bound)
-            else:  # logits too spread for one shift: each row's own maximum (one more product)
-                shift = (anchors @ keys.T).amax(1, keepdim=True)
+            else:  # logits too spread for one shift: each row's own maximum, self column excluded (one more product)
+                logits = anchors @ keys.T
+                _drop_self_column(logits, self_column, float("-inf"))
+                shift = logits.amax(1, keepdim=True)
             block = _exponentials(anchors, keys, shift, self_column)
             total = block.sum(1)  # [c]
         ctx.self_column = self_column

@@ -83,7 +83,7 @@ def _autograd_info_nce(z1, z2, tau, intra):
 
 
 @pytest.mark.parametrize("intra", [False, True])
-@pytest.mark.parametrize("tau", [0.5, 0.01])  # 0.01: logits span 200, wider than one shift allows
+@pytest.mark.parametrize("tau", [0.5, 0.001])  # 0.001: logits may span 2,000, wider than a float64 shift allows
 def test_info_nce_gradients_match_autograd_of_the_formula(intra, tau):
     gen = torch.Generator().manual_seed(2)
     z1, z2 = (torch.randn(11, 5, generator=gen, dtype=torch.float64) for _ in range(2))
@@ -96,6 +96,19 @@ def test_info_nce_gradients_match_autograd_of_the_formula(intra, tau):
         loss.backward()
         torch.testing.assert_close(loss, expected)
         torch.testing.assert_close((y1.grad, y2.grad), (x1.grad, x2.grad))
+
+
+@pytest.mark.parametrize("intra", [False, True])
+def test_info_nce_when_every_logit_is_far_below_its_bound(intra):
+    # orthogonal rows: every logit is 0, 1/τ = 1,000 above it, and exp(-1,000) is 0 even in float64
+    z = torch.eye(8, dtype=torch.float64)
+    z1, z2 = z[:4].clone().requires_grad_(), z[4:].clone().requires_grad_()
+    loss = info_nce(z1, z2, 0.001, intra)
+    assert loss.item() == pytest.approx(math.log(7 if intra else 4))
+    loss.backward()
+    x1, x2 = z[:4].clone().requires_grad_(), z[4:].clone().requires_grad_()
+    _autograd_info_nce(x1, x2, 0.001, intra).backward()
+    torch.testing.assert_close((z1.grad, z2.grad), (x1.grad, x2.grad))
 
 
 def test_info_nce_backward_twice_gives_the_same_gradient():
