@@ -89,11 +89,12 @@ class _LogSumExpOfSimilarities(torch.autograd.Function):
         with torch.autocast(anchors.device.type, enabled=False):  # sums of exponentials stay in the input dtype
             if 2.0 * bound < exp_range(anchors.dtype):
                 shift = anchors.new_full((anchors.shape[0], 1), bound)
-            else:  # logits too spread for one shift: each row's own maximum, self column excluded (one more product)
-                logits = anchors @ keys.T
-                _drop_self_column(logits, self_column, float("-inf"))
-                shift = logits.amax(1, keepdim=True)
-            block = _exponentials(anchors, keys, shift, self_column)
+                block = _exponentials(anchors, keys, shift, self_column)
+            else:  # logits too spread for one shift: each row's own maximum, the self column (-inf -> 0) excluded
+                block = anchors @ keys.T
+                _drop_self_column(block, self_column, float("-inf"))
+                shift = block.amax(1, keepdim=True)
+                block.sub_(shift).exp_()
             total = block.sum(1)  # [c]
         ctx.self_column = self_column
         ctx.save_for_backward(anchors, keys, shift, total, *([block] if keep else []))
