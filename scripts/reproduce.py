@@ -469,8 +469,8 @@ def markdown(summary: dict[str, Any], metrics: list[str]) -> str:
             lines.append(f"| {name} | pending (`{row['command']}`) |" + " |" * (len(metrics) + 3))
             continue
         done = f"{row['seeds_done']}/{row['seeds_asked']}" + (
-            "" if row["seeds_done"] >= row["seeds_asked"] else " pending"
-        ) + (f" ({len(row['archived_seeds'])} archived)" if row.get("archived_seeds") else "")
+            f" ({len(row['archived_seeds'])} archived)" if row.get("archived_seeds") else ""
+        ) + ("" if row["seeds_done"] >= row["seeds_asked"] else f" pending (`{row['command']}`)")
         cells = [_cell(row["test"], m, row["seeds_done"]) for m in metrics]
         best, per_epoch = (f"{row[k][0]:.1f}" if row[k] else "–" for k in ("best_epoch", "seconds_per_epoch"))
         if row["seconds_per_epoch"] and ran_on_several_machines(row):

@@ -51,7 +51,7 @@ def test_an_archived_row_reads_as_its_runs_did_and_pools_exactly_with_a_later_se
     assert after["archived_seeds"] == [1, 2] and after["seeds_done"] == 2
     for key in ("test", "test_new_items", "best_epoch", "epochs_run", "seconds_per_epoch", "test_new_items_rows"):
         assert after[key] == before[key], key
-    assert "| 2/3 pending (2 archived) |" in reproduce.markdown(
+    assert "| 2/3 (2 archived) pending (`" in reproduce.markdown(
         reproduce.summarise(out, "mllatest", [1, 2, 3]), ["hit@10"]
     )
 

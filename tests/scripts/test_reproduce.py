@@ -83,7 +83,8 @@ def test_summary_is_mean_and_std_over_finished_seeds_and_marks_pending_rows(tmp_
     assert first["test_new_items"]["hit@10"][0] == pytest.approx(0.0375)
     assert first["best_epoch"][0] == 15 and first["seconds_per_epoch"][0] == 15
     text = reproduce.markdown(summary, ["hit@10", "ndcg@10"])
-    assert "| 2/3 pending |" in text and "0.1500 ± 0.0707" in text
+    completes = f"python scripts/reproduce.py mllatest --rows {rows[0].name} --seeds 1 2 3"
+    assert f"| 2/3 pending (`{completes}`) |" in text and "0.1500 ± 0.0707" in text
     command = f"python scripts/reproduce.py mllatest --rows {rows[1].name} --seeds 1 2 3"
     assert f"| {rows[1].name} | pending (`{command}`)" in text
     assert "(new items, 211 users):" in text and first["test_new_items_rows"] == 211
@@ -130,7 +131,7 @@ def test_one_seed_shows_its_value_without_a_spread_and_the_header_names_the_runs
     fake_run(tmp_path, "ml100k", rows[1], 1, 0.20, best=5)  # written before runs recorded their hardware
     summary = reproduce.summarise(tmp_path, "ml100k", [1, 2])
     text = reproduce.markdown(summary, ["hit@10"])
-    assert f"| {rows[0].name} | 1/2 pending | 0.1000 |" in text and "±" not in text.split("\n", 1)[1]
+    assert f"| {rows[0].name} | 1/2 pending (`" in text and "`) | 0.1000 |" in text and "±" not in text.split("\n", 1)[1]
     assert summary["rows"][rows[0].name]["hardware"] == ["NVIDIA H200, torch 2.9.0"]
     assert summary["rows"][rows[1].name]["hardware"] == [reproduce.machine()]
     assert "NVIDIA H200, torch 2.9.0" in text.splitlines()[0] and reproduce.machine() in text.splitlines()[0]
