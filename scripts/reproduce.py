@@ -583,7 +583,9 @@ def status_report(out: Path, plan: list[tuple[str, Row]], seeds: list[int], cove
         else:
             unknown += 1
     total = ", ".join(f"{n} {state}" for state, n in counts.items())
-    if unfinished and unknown == len(unfinished):
+    if not unfinished:
+        estimate = "nothing left to run"
+    elif unknown == len(unfinished):
         estimate = "no estimate yet: no finished run of the same model and dataset to go by"
     else:
         estimate = f"about {left / 3600:.1f} core-hours left for the runs whose model has finished runs there"

@@ -277,6 +277,8 @@ def test_status_lists_unfinished_runs_with_their_saved_epochs_and_estimates_the_
     assert capsys.readouterr().out.splitlines()[-1] == (
         "1 to do; no estimate yet: no finished run of the same model and dataset to go by"
     )  # not "about 0.0 core-hours left"
+    assert reproduce.main(["ml100k", "--rows", rows[0].name, "--seeds", "1", "--status", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 done; nothing left to run"
 
 
 def test_the_work_left_is_estimated_from_this_machines_runs_where_there_are_any(tmp_path, capsys):
